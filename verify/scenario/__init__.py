@@ -1,0 +1,1 @@
+"""Scenarios: realistic migrations with planted defects and their ground truth."""
