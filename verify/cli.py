@@ -67,15 +67,13 @@ MAPPING = click.option("--mapping", "mapping_path", required=True, metavar="FILE
               help="Worker processes. Default: the number of cores.")
 @click.option("--segment-rows", type=click.IntRange(min=1), default=200_000, show_default=True,
               metavar="N", help="Target rows per segment (the unit of memory and of work).")
-@click.option("--sample", type=click.FloatRange(0, 1, min_open=True), metavar="FRACTION",
-              help="Compare a deterministic, key-hashed sample of this fraction of rows.")
 @click.option("--reader", type=click.Choice(["auto", "connectorx", "sqlalchemy"]), default="auto",
               show_default=True, help="How to read the sources.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Print the summary as text or as JSON.")
 @reports_errors
 def diff(mapping_path: str, old_url: str, new_url: str, entities: tuple[str, ...],
-         out_dir: str | None, workers: int | None, segment_rows: int, sample: float | None,
+         out_dir: str | None, workers: int | None, segment_rows: int,
          reader: str, fmt: str) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
 
@@ -88,7 +86,7 @@ def diff(mapping_path: str, old_url: str, new_url: str, entities: tuple[str, ...
     options = DiffOptions(
         mapping_path=mapping_path, old_url=old_url, new_url=new_url, entities=entities,
         out_dir=out_dir, workers=workers or os.cpu_count() or 1, segment_rows=segment_rows,
-        sample=sample, reader=reader, progress=sys.stderr.isatty(),
+        reader=reader, progress=sys.stderr.isatty(),
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))

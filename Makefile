@@ -1,0 +1,44 @@
+# verify: the targets a newcomer can guess. `make demo` and `make test` set up .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := .verify/demo
+ROWS   ?= 20000
+
+.PHONY: demo test test-fast bench lint fmt clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+## demo: build the DFP -> F1 scenario into SQLite files and diff it (no server needed)
+demo: $(STAMP)
+	@mkdir -p $(DEMO)
+	$(BIN)/verify scenario build dfp_to_f1 --rows $(ROWS) --seed 1 \
+	  --old sqlite:///$(DEMO)/old.db --new sqlite:///$(DEMO)/new.db
+	$(BIN)/verify diff --mapping mappings/dfp_to_f1.yaml \
+	  --old sqlite:///$(DEMO)/old.db --new sqlite:///$(DEMO)/new.db --out $(DEMO)/run \
+	  || test $$? -eq 1  # exit 1 = blocking differences found, which is the point of the demo
+
+## test: the whole suite, real MariaDB and PostgreSQL included
+test: $(STAMP)
+	$(BIN)/pytest -n 2 --dist loadfile
+
+## bench: verify diff against the raw read of both sides and datacompy (needs both servers)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check verify tests bench
+	$(BIN)/ruff format --check verify tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix verify tests bench
+	$(BIN)/ruff format verify tests bench
+
+clean:
+	rm -rf $(VENV) .verify .pytest_cache .mypy_cache .ruff_cache .hypothesis

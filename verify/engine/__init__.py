@@ -1,0 +1,1 @@
+"""The diff engine: plan segments, normalize both sides, compare, classify."""

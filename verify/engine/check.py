@@ -1,0 +1,37 @@
+"""`verify check`: hold a mapping against both live schemas before reading any rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from verify.engine.plan import EntityPlan
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The resolved plan of each entity: canonical types, partition column, segments."""
+
+    entities: tuple[EntityPlan, ...]
+
+    @property
+    def ok(self) -> bool:
+        return True  # a mapping that does not fit raises MappingError with every problem
+
+    def describe(self) -> str:
+        lines = []
+        for p in self.entities:
+            cols = ", ".join(f"{name} {t}" for name, t in p.types.items())
+            lines.append(f"{p.name}: ok - key ({', '.join(p.keys)}), {len(p.checks)} compared "
+                         f"columns, {len(p.segments)} segment(s) on "
+                         f"{p.partition or 'no partition column'}")
+            lines.append(f"    canonical: {cols}")
+            for note in p.notes:
+                lines.append(f"    note: {note}")
+        return "\n".join(lines)
+
+
+def check_mapping(mapping_path: str, old_url: str, new_url: str) -> CheckResult:
+    from verify.engine.run import DiffOptions, plan_run
+
+    plans, _, _ = plan_run(DiffOptions(mapping_path=mapping_path, old_url=old_url, new_url=new_url))
+    return CheckResult(tuple(plans))

@@ -1,0 +1,129 @@
+"""Compare two canonical frames of one segment: duplicates, missing, extra, differing cells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from verify.mapping.model import Tolerance
+
+KINDS = ("value", "missing_in_new", "extra_in_new", "duplicate_key")
+_OLD, _NEW = "__old__", "__new__"
+
+
+@dataclass(frozen=True)
+class ColumnCheck:
+    """How one canonical column is compared."""
+
+    name: str
+    tolerance: Tolerance | None = None
+
+
+@dataclass
+class SegmentCounts:
+    """Counters of one segment; merged by plain addition into the entity's summary."""
+
+    rows_old: int = 0
+    rows_new: int = 0
+    compared: int = 0
+    matched: int = 0
+    missing_in_new: int = 0
+    extra_in_new: int = 0
+    duplicate_keys: int = 0
+    value_mismatch_rows: int = 0
+    by_column: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: SegmentCounts) -> None:
+        for name in ("rows_old", "rows_new", "compared", "matched", "missing_in_new",
+                     "extra_in_new", "duplicate_keys", "value_mismatch_rows"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for col, n in other.by_column.items():
+            self.by_column[col] = self.by_column.get(col, 0) + n
+
+
+def display(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A value as the string shown in reports: ISO timestamps with offset, plain numbers."""
+    if isinstance(dtype, pl.Datetime):
+        return expr.dt.to_string("%Y-%m-%d %H:%M:%S%.f%:z")
+    return expr.cast(pl.String)
+
+
+def _equal(old: pl.Expr, new: pl.Expr, dtype: pl.DataType, tol: Tolerance | None) -> pl.Expr:
+    """Null-safe equality; numbers within the declared tolerance count as equal."""
+    same = old.eq_missing(new)
+    if tol is None or not dtype.is_numeric():
+        return same
+    a, b = old.cast(pl.Float64), new.cast(pl.Float64)
+    close = (a - b).abs() <= (tol.abs + tol.rel * a.abs())
+    return same | close.fill_null(False)
+
+
+def compare(old: pl.DataFrame, new: pl.DataFrame, keys: list[str],
+            columns: list[ColumnCheck]) -> tuple[pl.DataFrame, SegmentCounts]:
+    """Every difference between the two sides of a segment, one row per cell or row, and counts.
+
+    The result rows have the key columns, `kind`, `column`, `old` and `new` (display strings).
+    Duplicate keys are reported as such and left out of the value comparison.
+    """
+    counts = SegmentCounts(rows_old=old.height, rows_new=new.height)
+    parts: list[pl.DataFrame] = []
+
+    dup_old = old.group_by(keys).len().filter(pl.col("len") > 1)
+    dup_new = new.group_by(keys).len().filter(pl.col("len") > 1)
+    if dup_old.height or dup_new.height:
+        dup_keys = pl.concat([dup_old.select(keys), dup_new.select(keys)]).unique()
+        # How many rows each side holds for each duplicated key (0 where a side has none).
+        n_old = old.join(dup_keys, on=keys, how="semi").group_by(keys).len()
+        n_new = new.join(dup_keys, on=keys, how="semi").group_by(keys).len()
+        dups = (dup_keys.join(n_old, on=keys, how="left")
+                .join(n_new, on=keys, how="left", suffix="_new"))
+        parts.append(dups.select(
+            *keys, pl.lit("duplicate_key").alias("kind"), pl.lit(None, pl.String).alias("column"),
+            pl.col("len").fill_null(0).cast(pl.String).alias("old"),
+            pl.col("len_new").fill_null(0).cast(pl.String).alias("new"),
+        ))
+        counts.duplicate_keys = dups.height
+        old = old.join(dup_keys, on=keys, how="anti")
+        new = new.join(dup_keys, on=keys, how="anti")
+
+    names = [c.name for c in columns]
+    joined = old.with_columns(pl.lit(True).alias(_OLD)).join(
+        new.with_columns(pl.lit(True).alias(_NEW)).rename({c: f"{c}{_NEW}" for c in names}),
+        on=keys, how="full", coalesce=True, maintain_order="none",
+    )
+    in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
+    flags = joined.select(
+        *keys,
+        (in_old & ~in_new).alias("missing"),
+        (in_new & ~in_old).alias("extra"),
+        *[(in_old & in_new & ~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col.tolerance))
+          .alias(f"diff:{c}") for c, col in zip(names, columns, strict=True)],
+    )
+    counts.missing_in_new = int(flags["missing"].sum())
+    counts.extra_in_new = int(flags["extra"].sum())
+    counts.compared = joined.height + counts.duplicate_keys
+    for kind, flag in (("missing_in_new", "missing"), ("extra_in_new", "extra")):
+        if counts.__dict__[kind]:
+            parts.append(flags.filter(pl.col(flag)).select(
+                *keys, pl.lit(kind).alias("kind"), pl.lit(None, pl.String).alias("column"),
+                pl.lit(None, pl.String).alias("old"), pl.lit(None, pl.String).alias("new")))
+    any_diff = pl.any_horizontal([pl.col(f"diff:{c}") for c in names]) if names else pl.lit(False)
+    counts.value_mismatch_rows = int(flags.select(any_diff.sum()).item() or 0)
+    for c in names:
+        n = int(flags[f"diff:{c}"].sum())
+        if not n:
+            continue
+        counts.by_column[c] = n
+        rows = joined.filter(flags[f"diff:{c}"])
+        parts.append(rows.select(
+            *keys, pl.lit("value").alias("kind"), pl.lit(c).alias("column"),
+            display(pl.col(c), old.schema[c]).alias("old"),
+            display(pl.col(f"{c}{_NEW}"), new.schema[c]).alias("new"),
+        ))
+    counts.matched = (joined.height - counts.missing_in_new - counts.extra_in_new
+                      - counts.value_mismatch_rows)
+    diffs = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(
+        schema={**{k: old.schema[k] for k in keys}, "kind": pl.String, "column": pl.String,
+                "old": pl.String, "new": pl.String})
+    return diffs, counts

@@ -1,0 +1,312 @@
+"""Plan a run: hold each entity against both live schemas, fix canonical types, cut segments."""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from verify.engine.compare import ColumnCheck
+from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, evaluate, root_names
+from verify.errors import MappingError
+from verify.mapping.model import Entity, Mapping
+from verify.mapping.types import CanonicalType
+from verify.sources.base import Reader
+
+SIDES = ("old", "new")
+
+
+@dataclass(frozen=True)
+class SideQuery:
+    """How to read one side: the select list and source; bounds are added per segment."""
+
+    select: tuple[str, ...]
+    table: str | None
+    query: str | None
+    where: str | None
+    partition_sql: str | None      # the partition column as written in bounds
+    partition_bytes: bool = False  # string partition: bound by byte order
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A key range [lo, hi) of one entity's partition column; None is unbounded."""
+
+    entity: str
+    index: int
+    lo: Any = None
+    hi: Any = None
+
+
+@dataclass(frozen=True)
+class EntityPlan:
+    """Everything a worker needs to diff a segment of one entity; picklable."""
+
+    name: str
+    keys: tuple[str, ...]
+    checks: tuple[ColumnCheck, ...]
+    types: dict[str, str]
+    queries: dict[str, SideQuery]
+    recipes: dict[str, SideRecipe]
+    segments: tuple[Segment, ...]
+    partition: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _kind_of(dtype: pl.DataType) -> str:
+    if dtype == pl.Null:
+        return "null"
+    if dtype.is_unsigned_integer():
+        return "uint64" if dtype == pl.UInt64 else "uint"
+    if dtype.is_integer():
+        return "int"
+    if isinstance(dtype, pl.Decimal):
+        return "decimal"
+    if dtype.is_float():
+        return "float"
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+        return "string"
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype == pl.Date:
+        return "date"
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp"
+    return str(dtype)
+
+
+def infer_type(old: pl.DataType, new: pl.DataType) -> CanonicalType | None:
+    """The canonical type two sides' types meet at, or None when the mapping must declare one."""
+    a, b = _kind_of(old), _kind_of(new)
+    if a == "null":
+        a = b
+    if b == "null":
+        b = a
+    pair = {a, b}
+    scale = max((d.scale or 0) for d in (old, new) if isinstance(d, pl.Decimal)) if "decimal" in pair else 0
+    if pair <= {"int", "uint"}:
+        return CanonicalType("int")
+    if pair == {"uint64"}:
+        return CanonicalType("uint")
+    if pair <= {"int", "uint", "uint64", "decimal"}:
+        return CanonicalType("decimal", 38, scale)
+    if pair <= {"int", "uint", "float"}:
+        return CanonicalType("float")
+    if pair <= {"bool", "int", "uint"} and "bool" in pair:
+        return CanonicalType("bool")
+    if len(pair) == 1 and a in ("string", "bool", "date", "timestamp", "float"):
+        return CanonicalType(a, 6 if a == "timestamp" else None)
+    return None
+
+
+def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
+                segment_rows: int) -> EntityPlan:
+    """Resolve one entity against the live schemas; raises MappingError with every problem."""
+    problems: list[tuple[int | None, str]] = []
+    where = f"entity '{entity.name}'"
+    raw: dict[str, pl.DataFrame] = {}
+    for side in SIDES:
+        s = entity.side(side)
+        sql = readers[side].dialect.select(["*"], s.table, s.query, [s.where] if s.where else [])
+        schema = readers[side].schema(sql)
+        raw[side] = pl.from_arrow(schema.empty_table())  # type: ignore[assignment]
+
+    def lookup(side: str, name: str) -> str | None:
+        """A raw column by name; exact first, then ignoring case (PostgreSQL folds names)."""
+        cols = raw[side].columns
+        if name in cols:
+            return name
+        folded = [c for c in cols if c.lower() == name.lower()]
+        return folded[0] if len(folded) == 1 else None
+
+    def missing(side: str, name: str, line: int) -> None:
+        cols = raw[side].columns
+        shown = ", ".join(cols[:25]) + (f", … ({len(cols)} in all)" if len(cols) > 25 else "")
+        problems.append((line, f"unknown column '{name}' in {where} ({side} side, "
+                               f"{entity.side(side).source_name}); columns there: {shown}"))
+
+    # Canonical columns: (name, old expr, new expr, declared type, column spec or None)
+    specs: list[tuple[str, str, str, CanonicalType | None, Any]] = []
+    for k in entity.key:
+        specs.append((k.name, k.old, k.new, k.type, None))
+    if entity.all_shared:
+        key_raw = {(k.old.lower(), k.new.lower()) for k in entity.key}
+        key_cols = {c for pair in key_raw for c in pair}
+        new_lower = {c.lower(): c for c in raw["new"].columns}
+        for c in raw["old"].columns:
+            if c.lower() in new_lower and c.lower() not in key_cols and c not in entity.ignore:
+                specs.append((c, c, new_lower[c.lower()], None, None))
+        for name in entity.ignore:
+            if lookup("old", name) is None and lookup("new", name) is None:
+                missing("old", name, entity.line)
+    else:
+        for col in entity.columns:
+            specs.append((col.name, col.old, col.new, col.type, col))
+
+    # Resolve raw names and check every referenced column exists.
+    resolved: list[tuple[str, dict[str, str], CanonicalType | None, Any]] = []
+    needed: dict[str, list[str]] = {"old": [], "new": []}
+    for name, old_expr, new_expr, ctype, spec in specs:
+        exprs = {}
+        line = spec.line if spec is not None else entity.line
+        for side, text in (("old", old_expr), ("new", new_expr)):
+            roots = root_names(text)
+            for r in roots:
+                real = lookup(side, r)
+                if real is None:
+                    missing(side, r, line)
+                elif real not in needed[side]:
+                    needed[side].append(real)
+            exprs[side] = lookup(side, text) or text if IDENTIFIER.match(text) else text
+        resolved.append((name, exprs, ctype, spec))
+    for side in SIDES:
+        tz_col = entity.side(side).timezone_column
+        if tz_col:
+            real = lookup(side, tz_col)
+            if real is None:
+                missing(side, tz_col, entity.line)
+            elif real not in needed[side]:
+                needed[side].append(real)
+    if problems:
+        raise MappingError(mapping.path, problems)
+
+    # Canonical types: declared, or where both sides' types meet.
+    recipes: dict[str, list[ColumnRecipe]] = {"old": [], "new": []}
+    types: dict[str, str] = {}
+    for name, exprs, ctype, spec in resolved:
+        out_types = {}
+        for side in SIDES:
+            probe = ColumnRecipe(name, exprs[side], ctype or CanonicalType("string"),
+                                 spec.value_map(side) if spec is not None else None)
+            try:
+                out_types[side] = evaluate(raw[side].select(needed[side]), probe).dtype
+            except Exception as exc:  # noqa: BLE001 - polars reports bad SQL in several types
+                problems.append((spec.line if spec else entity.line,
+                                 f"{where} column '{name}' ({side} side): expression "
+                                 f"'{exprs[side]}' fails: {str(exc).splitlines()[0]}"))
+        if len(out_types) < 2:
+            continue
+        if ctype is None:
+            ctype = infer_type(out_types["old"], out_types["new"])
+            if ctype is None:
+                problems.append((spec.line if spec else entity.line,
+                                 f"{where} column '{name}': old side is {out_types['old']}, new side "
+                                 f"is {out_types['new']}; declare the canonical 'type:' (one of int, "
+                                 "decimal(P,S), float, string, bool, date, timestamp(0|3|6))"))
+                continue
+        types[name] = str(ctype)
+        for side in SIDES:
+            recipes[side].append(ColumnRecipe(
+                name, exprs[side], ctype, spec.value_map(side) if spec is not None else None,
+                spec.normalize if spec is not None else ()))
+    if problems:
+        raise MappingError(mapping.path, problems)
+
+    keys = entity.key_names
+    checks = tuple(ColumnCheck(c.name, c.tolerance) for c in entity.columns) if not entity.all_shared \
+        else tuple(ColumnCheck(name) for name, *_ in specs[len(keys):])
+    partition, queries, notes = _partition(entity, raw, readers, needed, types, lookup)
+    segments = _segments(entity.name, partition, queries, readers, segment_rows)
+    side_recipes = {side: SideRecipe(side, entity.name, tuple(recipes[side]),
+                                     entity.side(side).timezone, entity.side(side).timezone_column)
+                    for side in SIDES}
+    return EntityPlan(name=entity.name, keys=keys, checks=checks, types=types, queries=queries,
+                      recipes=side_recipes, segments=segments, partition=partition, notes=notes)
+
+
+def _partition(entity: Entity, raw: dict[str, pl.DataFrame], readers: dict[str, Reader],
+               needed: dict[str, list[str]], types: dict[str, str], lookup: Any,
+               ) -> tuple[str | None, dict[str, SideQuery], tuple[str, ...]]:
+    """Pick the key column that bounds segments (integer or string on both sides) and the SQL."""
+    partition = None
+    for k in entity.key:
+        kinds = {_kind_of(raw[s].schema[lookup(s, k.on(s))]) for s in SIDES}
+        if kinds <= {"int", "uint", "uint64"} or kinds == {"string"}:
+            partition = k
+            break
+    notes = () if partition else (f"no integer or string key column: '{entity.name}' is read "
+                                  "as one segment",)
+    queries = {}
+    for side in SIDES:
+        s = entity.side(side)
+        dialect = readers[side].dialect
+        select = []
+        for c in needed[side]:
+            dtype = raw[side].schema[c]
+            q = dialect.quote(c)
+            if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+                q = f"{dialect.guard_temporal(q)} AS {dialect.quote(c)}"
+            select.append(q)
+        part_sql, as_bytes = None, False
+        if partition is not None:
+            col = lookup(side, partition.on(side))
+            as_bytes = raw[side].schema[col] == pl.String
+            part_sql = dialect.quote(col)
+            if as_bytes:
+                part_sql = dialect.byte_order(part_sql)
+        queries[side] = SideQuery(tuple(select), s.table, s.query, s.where, part_sql, as_bytes)
+    return (partition.name if partition else None), queries, notes
+
+
+def _segments(entity: str, partition: str | None, queries: dict[str, SideQuery],
+              readers: dict[str, Reader], segment_rows: int) -> tuple[Segment, ...]:
+    """Cut the partition column's range so each segment holds about `segment_rows` rows."""
+    if partition is None:
+        return (Segment(entity, 0),)
+
+    def stats(side: str) -> tuple[Any, ...]:
+        q, d = queries[side], readers[side].dialect
+        assert q.partition_sql
+        conds = [q.where] if q.where else []
+        sql = d.select([f"MIN({q.partition_sql})", f"MAX({q.partition_sql})", "COUNT(*)"],
+                       q.table, q.query, conds)
+        return readers[side].row(sql)
+
+    with ThreadPoolExecutor(2) as pool:
+        (lo_o, hi_o, n_o), (lo_n, hi_n, n_n) = pool.map(stats, SIDES)
+    rows = max(int(n_o or 0), int(n_n or 0))
+    count = math.ceil(rows / segment_rows)
+    if count <= 1:
+        return (Segment(entity, 0),)
+    if queries["old"].partition_bytes:
+        bounds = _sampled_bounds(queries["old"], readers["old"], count, int(n_o or 0))
+    else:
+        lows = [int(v) for v in (lo_o, lo_n) if v is not None]
+        highs = [int(v) for v in (hi_o, hi_n) if v is not None]
+        lo, hi = min(lows), max(highs)
+        width = max(1, math.ceil((hi - lo + 1) / count))
+        bounds = [lo + i * width for i in range(1, count) if lo + i * width <= hi]
+    edges: list[Any] = [None, *bounds, None]
+    return tuple(Segment(entity, i, edges[i], edges[i + 1]) for i in range(len(edges) - 1))
+
+
+def _sampled_bounds(query: SideQuery, reader: Reader, count: int, rows: int) -> list[Any]:
+    """String keys: bounds at the quantiles (byte order) of a random sample of the old side."""
+    d = reader.dialect
+    want = count * 64
+    fraction = min(1.0, want / max(rows, 1))
+    random = {"mysql": "RAND()", "postgres": "random()",
+              "sqlite": "(abs(random()) / 9223372036854775807.0)"}.get(d.family, "RAND()")
+    conds = [query.where] if query.where else []
+    if fraction < 1.0:
+        conds.append(f"{random} < {fraction!r}")
+    assert query.partition_sql
+    sample = pl.from_arrow(reader.read(d.select([f"{query.partition_sql} AS k"], query.table,
+                                                query.query, conds)))
+    values = sample.get_column("k").drop_nulls().sort().to_list()  # type: ignore[union-attr]
+    picks = sorted({values[(i * len(values)) // count] for i in range(1, count)} if values else set())
+    return picks
+
+
+def segment_sql(query: SideQuery, segment: Segment, dialect: Any) -> str:
+    """The SELECT for one side of one segment: the side's filter and the segment's key range."""
+    conds = [query.where] if query.where else []
+    if query.partition_sql is not None:
+        if segment.lo is not None:
+            conds.append(f"{query.partition_sql} >= {dialect.literal(segment.lo)}")
+        if segment.hi is not None:
+            conds.append(f"{query.partition_sql} < {dialect.literal(segment.hi)}")
+    return dialect.select(list(query.select), query.table, query.query, conds)

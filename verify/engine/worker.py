@@ -1,0 +1,84 @@
+"""Diff one segment: read both sides, canonicalize, compare, classify, write the mismatch part.
+
+Runs in a worker process; readers are opened once per process and reused across segments.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from verify.engine.classify import classify
+from verify.engine.compare import SegmentCounts, compare
+from verify.engine.normalize import canonicalize
+from verify.engine.plan import EntityPlan, Segment, segment_sql
+
+_readers: dict[tuple[str, str], Any] = {}
+_pool: ThreadPoolExecutor | None = None
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """One unit of work; the URLs travel to the worker in memory only, never in a file or log."""
+
+    plan: EntityPlan
+    segment: Segment
+    urls: dict[str, str]
+    reader: str
+    out_dir: str
+
+
+@dataclass
+class SegmentResult:
+    entity: str
+    index: int
+    counts: SegmentCounts
+    by_rule: dict[str, dict[str, Any]]
+    blocking_rows: int
+    part: str | None
+
+
+def _reader(raw_url: str, kind: str) -> Any:
+    from verify.sources.open import open_reader
+    from verify.sources.urls import SourceURL
+
+    if (raw_url, kind) not in _readers:
+        _readers[(raw_url, kind)] = open_reader(SourceURL.parse(raw_url), kind)
+    return _readers[(raw_url, kind)]
+
+
+def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
+    reader = _reader(task.urls[side], task.reader)
+    sql = segment_sql(task.plan.queries[side], task.segment, reader.dialect)
+    return pl.from_arrow(reader.read(sql))  # type: ignore[return-value]
+
+
+def run_segment(task: SegmentTask) -> SegmentResult:
+    """Diff one segment and write its mismatches; returns the counters to merge."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(2, thread_name_prefix="verify-read")
+    # Both sides are read at once: each waits on its own server.
+    old_f = _pool.submit(read_side, task, "old")
+    new_raw = read_side(task, "new")
+    old_raw = old_f.result()
+    plan = task.plan
+    old = canonicalize(old_raw, plan.recipes["old"])
+    new = canonicalize(new_raw, plan.recipes["new"])
+    del old_raw, new_raw
+    diffs, counts = compare(old, new, list(plan.keys), list(plan.checks))
+    del old, new
+    diffs, by_rule, blocking = classify(diffs, plan, counts)
+    part = None
+    if diffs.height:
+        folder = os.path.join(task.out_dir, "mismatches", plan.name)
+        os.makedirs(folder, exist_ok=True)
+        part = os.path.join(folder, f"part-{task.segment.index:06d}.parquet")
+        tmp = part + f".tmp-{os.getpid()}"
+        diffs.write_parquet(tmp, compression="zstd")
+        os.replace(tmp, part)
+    return SegmentResult(plan.name, task.segment.index, counts, by_rule, blocking, part)

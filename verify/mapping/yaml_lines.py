@@ -1,0 +1,69 @@
+"""YAML loading that remembers the line of every mapping key, for errors that name the line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from verify.errors import MappingError
+
+
+class LineDict(dict[Any, Any]):
+    """A YAML mapping that knows its own line and the line of each of its keys (1-based)."""
+
+    line: int = 0
+    key_lines: dict[Any, int]
+
+    def line_of(self, key: Any) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings are LineDicts; duplicate keys are kept for the validator."""
+
+    duplicate_keys: list[tuple[int, Any]]
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result.key_lines:
+            loader.duplicate_keys.append((key_node.start_mark.line + 1, key))
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(path: str, what: str = "mapping") -> Any:
+    """Parse a YAML file into LineDicts; a missing file or a syntax error is a MappingError."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise MappingError(path, [(None, f"{what} file not found; check the path")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(path, [(None, f"cannot read the {what} file: {exc}")]) from None
+    loader = _LineLoader(text)
+    loader.duplicate_keys = []
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise MappingError(path, [(line, f"YAML syntax error: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise MappingError(path, [(None, f"YAML syntax error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if loader.duplicate_keys:
+        raise MappingError(path, [(line, f"key '{key}' is given twice")
+                                  for line, key in loader.duplicate_keys])
+    return data

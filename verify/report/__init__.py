@@ -1,0 +1,1 @@
+"""Rendering of results: terminal, and (later) HTML, Markdown, JSON, JUnit, Prometheus."""

@@ -1,0 +1,47 @@
+"""Terminal rendering of `verify diff` and `verify check` results."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from verify.results.summary import RunResult
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.4f}%" if rate and rate < 0.0001 else f"{rate * 100:.2f}%"
+
+
+def render_diff(result: RunResult, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    lines = []
+    for name, e in result.entities.items():
+        verdict = "BLOCKING" if e.blocking_rows else "clean"
+        lines.append(f"{name}: {e.compared:,} rows compared ({e.rows_old:,} old, {e.rows_new:,} new) "
+                     f"- {verdict}, blocking rate {_pct(e.blocking_rate)}")
+        details = [("missing in new", e.missing_in_new), ("extra in new", e.extra_in_new),
+                   ("duplicate keys", e.duplicate_keys), ("rows with differing values",
+                                                          e.value_mismatch_rows)]
+        for label, n in details:
+            if n:
+                lines.append(f"    {label:<28}{n:>10,}")
+        for col, n in e.by_column.items():
+            lines.append(f"      column {col:<21}{n:>10,} cells")
+        for rule, rc in e.by_rule.items():
+            lines.append(f"    rule {rule:<23}{rc.rows:>10,} rows  {rc.cells:>8,} cells  [{rc.severity}]")
+        if e.segments_failed:
+            lines.append(f"    segments failed: {e.segments_failed} of {e.segments + e.segments_failed}")
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    for failure in result.failures:
+        lines.append(f"failed: {failure}")
+    status = {"complete": "complete", "partial": "PARTIAL (some segments failed)",
+              "failed": "FAILED"}[result.status]
+    lines.append(f"run {status} in {result.seconds:.1f}s; {result.blocking_rows:,} blocking rows; "
+                 f"details in {result.run_dir}")
+    return "\n".join(lines)
+
+
+def render_check(result: Any) -> str:
+    return result.describe()

@@ -1,0 +1,1 @@
+"""Run directories: writing, reading and the typed summaries in them."""
