@@ -31,6 +31,7 @@ class ColumnRecipe:
     type: CanonicalType
     value_map: tuple[tuple[Any, Any], ...] | None = None
     normalize: tuple[str, ...] = ()
+    timezone: str | None = None  # the column's own zone for naive values, over the side's
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def canonicalize(raw: pl.DataFrame, recipe: SideRecipe) -> pl.DataFrame:
     out = []
     for col in recipe.columns:
         series = evaluate(raw, col)
-        series = convert(series, col.type, recipe, raw, col.name)
+        series = convert(series, col.type, recipe, raw, col.name, col.timezone)
         out.append(normalize_strings(series, col.normalize))
     return pl.DataFrame(out)
 
@@ -102,13 +103,13 @@ def normalize_strings(series: pl.Series, steps: tuple[str, ...]) -> pl.Series:
 
 
 def convert(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe, raw: pl.DataFrame,
-            column: str) -> pl.Series:
+            column: str, zone: str | None = None) -> pl.Series:
     """Cast a series to its canonical type; values that cannot be converted are a RunError."""
     src = series.dtype
     kind = ctype.kind
     try:
         if kind == "timestamp":
-            return _to_timestamp(series, ctype, recipe, raw)
+            return _to_timestamp(series, ctype, recipe, raw, zone)
         if kind == "date":
             if src == pl.String:
                 series = _null_zero_dates(series).str.to_date(strict=False)
@@ -168,7 +169,7 @@ def _null_zero_dates(series: pl.Series) -> pl.Series:
 
 
 def _to_timestamp(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe,
-                  raw: pl.DataFrame) -> pl.Series:
+                  raw: pl.DataFrame, zone: str | None) -> pl.Series:
     name = series.name
     if series.dtype == pl.String:
         before = _null_zero_dates(series)
@@ -181,7 +182,7 @@ def _to_timestamp(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe,
     dtype = series.dtype
     assert isinstance(dtype, pl.Datetime)
     if dtype.time_zone is None:
-        series = _localize(series, recipe, raw)
+        series = _localize(series, recipe, raw, zone)
     series = series.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     if ctype.precision == 0:
         series = series.dt.truncate("1s")
@@ -190,10 +191,11 @@ def _to_timestamp(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe,
     return series.alias(name)
 
 
-def _localize(series: pl.Series, recipe: SideRecipe, raw: pl.DataFrame) -> pl.Series:
+def _localize(series: pl.Series, recipe: SideRecipe, raw: pl.DataFrame,
+              zone: str | None) -> pl.Series:
     """Naive local times to aware ones; an ambiguous (fall-back) time is its earlier instant."""
-    if recipe.timezone_column is None:
-        return series.dt.replace_time_zone(recipe.timezone or "UTC", ambiguous="earliest",
+    if zone is not None or recipe.timezone_column is None:
+        return series.dt.replace_time_zone(zone or recipe.timezone or "UTC", ambiguous="earliest",
                                            non_existent="null")
     zones = raw.get_column(recipe.timezone_column)
     result = pl.Series(series.name, [None] * len(series), dtype=pl.Datetime("us", "UTC"))

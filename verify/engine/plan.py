@@ -201,7 +201,7 @@ def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
         for side in SIDES:
             recipes[side].append(ColumnRecipe(
                 name, exprs[side], ctype, spec.value_map(side) if spec is not None else None,
-                spec.normalize if spec is not None else ()))
+                spec.normalize if spec is not None else (), spec.timezone if spec else None))
     if problems:
         raise MappingError(mapping.path, problems)
 
@@ -261,18 +261,22 @@ def _segments(entity: str, partition: str | None, queries: dict[str, SideQuery],
         q, d = queries[side], readers[side].dialect
         assert q.partition_sql
         conds = [q.where] if q.where else []
-        sql = d.select([f"MIN({q.partition_sql})", f"MAX({q.partition_sql})", "COUNT(*)"],
-                       q.table, q.query, conds)
-        return readers[side].row(sql)
+        (n,) = readers[side].row(d.select(["COUNT(*)"], q.table, q.query, conds))
+        if not n:  # MIN of nothing is NULL, whose type some readers cannot tell
+            return None, None, 0
+        lo, hi = readers[side].row(d.select([f"MIN({q.partition_sql})", f"MAX({q.partition_sql})"],
+                                            q.table, q.query, conds))
+        return lo, hi, n
 
     with ThreadPoolExecutor(2) as pool:
         (lo_o, hi_o, n_o), (lo_n, hi_n, n_n) = pool.map(stats, SIDES)
     rows = max(int(n_o or 0), int(n_n or 0))
     count = math.ceil(rows / segment_rows)
-    if count <= 1:
+    if count <= 1 or not (n_o or n_n):
         return (Segment(entity, 0),)
     if queries["old"].partition_bytes:
-        bounds = _sampled_bounds(queries["old"], readers["old"], count, int(n_o or 0))
+        side = "old" if n_o else "new"
+        bounds = _sampled_bounds(queries[side], readers[side], count, int(n_o or n_n or 0))
     else:
         lows = [int(v) for v in (lo_o, lo_n) if v is not None]
         highs = [int(v) for v in (hi_o, hi_n) if v is not None]

@@ -30,7 +30,7 @@ TOP_KEYS = ("version", "entities")
 ENTITY_KEYS = ("old", "new", "key", "columns", "ignore", "rules")
 SIDE_KEYS = ("table", "query", "where", "timezone")
 KEY_KEYS = ("old", "new", "type")
-COLUMN_KEYS = ("old", "new", "type", "map_old", "map_new", "normalize", "tolerance")
+COLUMN_KEYS = ("old", "new", "type", "map_old", "map_new", "normalize", "tolerance", "timezone")
 RULE_KEYS = ("name", "column", "kind", "when", "severity", "owner", "ticket", "note", "expires")
 
 
@@ -212,8 +212,15 @@ def _column(name: str, spec: Any, line: int, where: str, problems: _Problems) ->
         if n not in NORMALIZERS:
             problems.add(spec.line_of("normalize"),
                          f"{cwhere}: unknown normalization '{n}'; choose from {', '.join(NORMALIZERS)}")
+    timezone = spec.get("timezone")
+    if timezone is not None:
+        try:
+            ZoneInfo(str(timezone))
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.add(spec.line_of("timezone"), f"{cwhere}: unknown time zone '{timezone}'; "
+                                                   "use an IANA name such as UTC or Europe/Berlin")
     return Column(
-        name=name, old=old, new=new,
+        name=name, old=old, new=new, timezone=timezone and str(timezone),
         type=_type(spec.get("type"), spec.line_of("type"), cwhere, problems),
         map_old=_value_map(spec.get("map_old"), spec.line_of("map_old"), cwhere, problems),
         map_new=_value_map(spec.get("map_new"), spec.line_of("map_new"), cwhere, problems),

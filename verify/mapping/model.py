@@ -62,6 +62,7 @@ class Column:
     map_new: tuple[tuple[Any, Any], ...] | None = None
     normalize: tuple[str, ...] = ()
     tolerance: Tolerance | None = None
+    timezone: str | None = None   # overrides the sides' zone for this column's naive values
     line: int = 0
 
     def expr(self, side: str) -> str:
