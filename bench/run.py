@@ -1,0 +1,162 @@
+"""`make bench`: verify diff against the raw read of both sides and datacompy, in one run.
+
+Builds the DFP -> F1 scenario (old in MariaDB, new in PostgreSQL) at each size, then times:
+  raw       the fastest raw read of both sides in parallel (ConnectorX to Arrow, two threads)
+  verify    `verify diff --entity line_item` as a real subprocess (wall time, peak RSS of its tree)
+  datacompy datacompy's Polars compare of the same tables, loaded with ConnectorX
+Writes bench/results/latest.json and prints a table. Sizes: BENCH_ROWS (default 1000000,10000000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import connectorx as cx
+import psutil
+import pymysql
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+VERIFY = str(Path(sys.executable).with_name("verify"))
+MYSQL = "mysql+pymysql://root@127.0.0.1:3306/verify_bench"
+POSTGRES = "postgresql+psycopg://root@127.0.0.1:5432/verify_bench"
+CX_MYSQL = "mysql://root@127.0.0.1:3306/verify_bench"
+CX_POSTGRES = "postgresql://root@127.0.0.1:5432/verify_bench"
+OLD_COLS = ("id, order_id, advertiser_id, name, status_code, line_type, start_time, end_time, "
+            "budget_micros, cost_per_unit_micros, units_bought, deleted, updated_at")
+NEW_COLS = ("advertiser_id, campaign_id, line_item_id, name, state, line_type, start_time, end_time, "
+            "budget, cost_per_unit, units_bought, archived, updated_at")
+
+
+def fresh_databases() -> None:
+    with pymysql.connect(host="127.0.0.1", user="root", autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS verify_bench")
+        cur.execute("CREATE DATABASE verify_bench CHARACTER SET utf8mb4")
+    with psycopg.connect("host=127.0.0.1 user=root dbname=postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS verify_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE verify_bench")
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, out
+
+
+def raw_read() -> float:
+    """Both sides read whole, in parallel, the fastest way we know (ConnectorX -> Arrow)."""
+    guard = ("CASE WHEN MONTH(end_time) = 0 OR DAYOFMONTH(end_time) = 0 THEN NULL "
+             "ELSE end_time END AS end_time")
+    old_sql = f"SELECT {OLD_COLS.replace('end_time,', guard + ',', 1)} FROM line_items"
+    new_sql = f"SELECT {NEW_COLS} FROM line_item"
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(cx.read_sql, CX_MYSQL, old_sql, return_type="arrow")
+        b = pool.submit(cx.read_sql, CX_POSTGRES, new_sql, return_type="arrow")
+        rows = a.result().num_rows + b.result().num_rows
+    assert rows > 0
+    return time.perf_counter() - start
+
+
+def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (bytes, summed over the process tree) and the exit code."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    parent = psutil.Process(proc.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                procs = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    _, err = proc.communicate()
+    done.set()
+    t.join()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"verify diff failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return time.perf_counter() - start, peak, proc.returncode
+
+
+def verify_diff(out: Path) -> tuple[float, int]:
+    argv = [VERIFY, "diff", "--mapping", str(ROOT / "mappings/dfp_to_f1.yaml"), "--old", MYSQL,
+            "--new", POSTGRES, "--entity", "line_item", "--out", str(out)]
+    seconds, peak, _ = run_with_peak_rss(argv)
+    return seconds, peak
+
+
+def datacompy_compare() -> float:
+    """datacompy's Polars compare, given frames already in the canonical shape it needs."""
+    import datacompy
+    import polars as pl
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(cx.read_sql, CX_MYSQL,
+                        "SELECT advertiser_id, order_id AS campaign_id, id AS line_item_id, name, "
+                        "line_type, budget_micros, units_bought FROM line_items", return_type="polars")
+        b = pool.submit(cx.read_sql, CX_POSTGRES,
+                        "SELECT advertiser_id, campaign_id, line_item_id, name, line_type, "
+                        "budget, units_bought FROM line_item", return_type="polars")
+        old, new = a.result(), b.result()
+    old = old.with_columns((pl.col("budget_micros").cast(pl.Float64) / 1e6).alias("budget")).drop(
+        "budget_micros")
+    new = new.with_columns(pl.col("budget").cast(pl.Float64))
+    compare = datacompy.PolarsCompare(old, new, join_columns=["advertiser_id", "campaign_id",
+                                                              "line_item_id"])
+    compare.matches()
+    compare.report()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    sizes = [int(s) for s in os.environ.get("BENCH_ROWS", "1000000,10000000").split(",")]
+    out_root = ROOT / "bench" / "results"
+    out_root.mkdir(parents=True, exist_ok=True)
+    results = []
+    for rows in sizes:
+        print(f"== {rows:,} line items: building the scenario (MariaDB old, PostgreSQL new)", flush=True)
+        fresh_databases()
+        build_s = timed(subprocess.run, [VERIFY, "scenario", "build", "dfp_to_f1", "--old", MYSQL,
+                                         "--new", POSTGRES, "--rows", str(rows), "--seed", "7",
+                                         "--truth", str(out_root / f"truth-{rows}.parquet")],
+                        )[0]
+        entry: dict = {"rows": rows, "build_s": round(build_s, 2)}
+        raw_read()  # warm both servers' caches so every contender reads from memory
+        entry["raw_read_s"] = round(min(raw_read() for _ in range(2)), 2)
+        run_dir = out_root / f"run-{rows}-{int(time.time())}"
+        seconds, peak = verify_diff(run_dir)
+        entry["verify_s"] = round(seconds, 2)
+        entry["verify_peak_rss_mb"] = round(peak / 2**20, 1)
+        entry["verify_vs_raw"] = round(seconds / entry["raw_read_s"], 2)
+        if rows <= 2_000_000:
+            entry["datacompy_s"] = round(datacompy_compare(), 2)
+            entry["datacompy_vs_verify"] = round(entry["datacompy_s"] / seconds, 2)
+        subprocess.run(["rm", "-rf", str(run_dir)], check=False)
+        print(json.dumps(entry), flush=True)
+        results.append(entry)
+    (out_root / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("\nrows        build   raw read   verify   ratio  peak RSS  datacompy  dc/verify")
+    for e in results:
+        print(f"{e['rows']:>10,}  {e['build_s']:>6.1f}s  {e['raw_read_s']:>7.2f}s  {e['verify_s']:>6.2f}s  "
+              f"{e['verify_vs_raw']:>5.2f}x  {e['verify_peak_rss_mb']:>6.0f} MB  "
+              f"{e.get('datacompy_s', float('nan')):>8.2f}s  {e.get('datacompy_vs_verify', float('nan')):>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
