@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from verify import __version__
@@ -142,28 +142,34 @@ class _Totals:
 
 def _execute(tasks: list[SegmentTask], workers: int,
              ) -> Iterator[tuple[SegmentTask, SegmentResult | BaseException]]:
-    """Run segments inline (one worker) or on a process pool; yield each as it finishes."""
+    """Run segments on a pool of worker threads; yield each as it finishes.
+
+    Threads, not processes: the work is in ConnectorX and Polars, which release the GIL, so
+    threads use the cores as well as processes do (see bench/), without paying each process's
+    start-up and a copy of the libraries' memory.
+    """
     if workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield task, _guarded(task)
         return
-    ctx = multiprocessing.get_context("spawn")  # fork is unsafe with Polars' and Rust's threads
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as pool:
-        futures: dict[Future[SegmentResult], SegmentTask] = {
-            pool.submit(run_segment, t): t for t in tasks}
+    # `workers` segments read at once; as many again are compared meanwhile.
+    read_slots = threading.Semaphore(workers)
+    with ThreadPoolExecutor(min(2 * workers, len(tasks)), thread_name_prefix="verify-segment") as pool:
+        futures: dict[Future[SegmentResult | BaseException], SegmentTask] = {
+            pool.submit(_guarded, t, read_slots): t for t in tasks}
         try:
             for fut in as_completed(futures):
-                exc = fut.exception()
-                yield futures[fut], (exc if exc is not None else fut.result())
+                yield futures[fut], fut.result()
         except BaseException:
             for fut in futures:
                 fut.cancel()
             raise
 
 
-def _guarded(task: SegmentTask) -> SegmentResult | BaseException:
+def _guarded(task: SegmentTask, read_slots: threading.Semaphore | None = None,
+             ) -> SegmentResult | BaseException:
     try:
-        return run_segment(task)
+        return run_segment(task, read_slots)
     except VerifyError as exc:
         return exc
     except Exception as exc:  # noqa: BLE001 - a failed segment is recorded, the run goes on

@@ -1,11 +1,13 @@
 """Diff one segment: read both sides, canonicalize, compare, classify, write the mismatch part.
 
-Runs in a worker process; readers are opened once per process and reused across segments.
+Runs on a worker thread; readers are opened once per source and shared by the threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +20,13 @@ from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
 
 _readers: dict[tuple[str, str], Any] = {}
-_pool: ThreadPoolExecutor | None = None
+_readers_lock = threading.Lock()
+_read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
 
 
 @dataclass(frozen=True)
 class SegmentTask:
-    """One unit of work; the URLs travel to the worker in memory only, never in a file or log."""
+    """One unit of work; the URLs stay in memory, never in a file or a log."""
 
     plan: EntityPlan
     segment: Segment
@@ -46,9 +49,10 @@ def _reader(raw_url: str, kind: str) -> Any:
     from verify.sources.open import open_reader
     from verify.sources.urls import SourceURL
 
-    if (raw_url, kind) not in _readers:
-        _readers[(raw_url, kind)] = open_reader(SourceURL.parse(raw_url), kind)
-    return _readers[(raw_url, kind)]
+    with _readers_lock:
+        if (raw_url, kind) not in _readers:
+            _readers[(raw_url, kind)] = open_reader(SourceURL.parse(raw_url), kind)
+        return _readers[(raw_url, kind)]
 
 
 def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
@@ -57,15 +61,17 @@ def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
     return pl.from_arrow(reader.read(sql))  # type: ignore[return-value]
 
 
-def run_segment(task: SegmentTask) -> SegmentResult:
-    """Diff one segment and write its mismatches; returns the counters to merge."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(2, thread_name_prefix="verify-read")
-    # Both sides are read at once: each waits on its own server.
-    old_f = _pool.submit(read_side, task, "old")
-    new_raw = read_side(task, "new")
-    old_raw = old_f.result()
+def run_segment(task: SegmentTask, read_slots: threading.Semaphore | None = None) -> SegmentResult:
+    """Diff one segment and write its mismatches; returns the counters to merge.
+
+    `read_slots` caps how many segments read at once, so that with more threads than slots
+    one segment is compared while the next is already being read.
+    """
+    with read_slots or contextlib.nullcontext():
+        # Both sides are read at once: each waits on its own server.
+        old_f = _read_pool.submit(read_side, task, "old")
+        new_raw = read_side(task, "new")
+        old_raw = old_f.result()
     plan = task.plan
     old = canonicalize(old_raw, plan.recipes["old"])
     new = canonicalize(new_raw, plan.recipes["new"])
