@@ -65,7 +65,7 @@ MAPPING = click.option("--mapping", "mapping_path", required=True, metavar="FILE
               help="Run directory to write. Default: .verify/runs/<timestamp>.")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Worker processes. Default: the number of cores.")
-@click.option("--segment-rows", type=click.IntRange(min=1), default=200_000, show_default=True,
+@click.option("--segment-rows", type=click.IntRange(min=1), default=50_000, show_default=True,
               metavar="N", help="Target rows per segment (the unit of memory and of work).")
 @click.option("--reader", type=click.Choice(["auto", "connectorx", "sqlalchemy"]), default="auto",
               show_default=True, help="How to read the sources.")

@@ -88,11 +88,8 @@ def compare(old: pl.DataFrame, new: pl.DataFrame, keys: list[str],
     if (old.height == new.height and strictly_increasing(old, keys)
             and strictly_increasing(new, keys) and old.select(keys).equals(new.select(keys))):
         names = [c.name for c in columns]
-        joined = pl.concat([
-            old.with_columns(pl.lit(True).alias(_OLD)),
-            new.select(pl.col(c).alias(f"{c}{_NEW}") for c in names).with_columns(
-                pl.lit(True).alias(_NEW)),
-        ], how="horizontal")
+        joined = old.with_columns(pl.lit(True).alias(_OLD)).hstack(
+            new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW)))
         return _differences(joined, old, new, keys, columns, SegmentCounts(
             rows_old=old.height, rows_new=new.height), [])
     return _compare_by_join(old, new, keys, columns)

@@ -222,13 +222,16 @@ def _partition(entity: Entity, raw: dict[str, pl.DataFrame], readers: dict[str, 
                ) -> tuple[str | None, dict[str, SideQuery], tuple[str, ...]]:
     """Pick the key column that bounds segments (integer or string on both sides) and the SQL."""
     partition = None
-    for k in entity.key:
+    notes: tuple[str, ...] = ()
+    candidates = [k for k in entity.key if entity.segment_by in (None, k.name)]
+    for k in candidates:
         kinds = {_kind_of(raw[s].schema[lookup(s, k.on(s))]) for s in SIDES}
         if kinds <= {"int", "uint", "uint64"} or kinds == {"string"}:
             partition = k
             break
-    notes = () if partition else (f"no integer or string key column: '{entity.name}' is read "
-                                  "as one segment",)
+    if partition is None:
+        what = f"key column '{entity.segment_by}' is" if entity.segment_by else "no key column is"
+        notes = (f"{what} integer or string on both sides: '{entity.name}' is read as one segment",)
     queries = {}
     for side in SIDES:
         s = entity.side(side)
@@ -261,7 +264,9 @@ def _segments(entity: str, partition: str | None, queries: dict[str, SideQuery],
         q, d = queries[side], readers[side].dialect
         assert q.partition_sql
         conds = [q.where] if q.where else []
-        (n,) = readers[side].row(d.select(["COUNT(*)"], q.table, q.query, conds))
+        n = _estimated_rows(q, readers[side])
+        if n is None:
+            (n,) = readers[side].row(d.select(["COUNT(*)"], q.table, q.query, conds))
         if not n:  # MIN of nothing is NULL, whose type some readers cannot tell
             return None, None, 0
         lo, hi = readers[side].row(d.select([f"MIN({q.partition_sql})", f"MAX({q.partition_sql})"],
@@ -285,6 +290,31 @@ def _segments(entity: str, partition: str | None, queries: dict[str, SideQuery],
         bounds = [lo + i * width for i in range(1, count) if lo + i * width <= hi]
     edges: list[Any] = [None, *bounds, None]
     return tuple(Segment(entity, i, edges[i], edges[i + 1]) for i in range(len(edges) - 1))
+
+
+def _estimated_rows(query: SideQuery, reader: Reader) -> int | None:
+    """The catalog's row estimate of a whole table (enough to size segments), or None.
+
+    Counting a large table costs a full scan; the estimate only decides how many segments
+    there are, never which rows are compared.
+    """
+    if query.table is None or query.where:
+        return None
+    d = reader.dialect
+    schema, _, name = query.table.rpartition(".")
+    try:
+        if d.family == "mysql":
+            where_schema = d.literal(schema) if schema else "DATABASE()"
+            (n,) = reader.row("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                              f"TABLE_SCHEMA = {where_schema} AND TABLE_NAME = {d.literal(name)}")
+        elif d.family == "postgres":
+            (n,) = reader.row(f"SELECT reltuples::bigint FROM pg_class WHERE oid = "
+                              f"{d.literal(d.table(query.table))}::regclass")
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - no estimate is fine: count instead
+        return None
+    return int(n) if n is not None and int(n) > 0 else None
 
 
 def _sampled_bounds(query: SideQuery, reader: Reader, count: int, rows: int) -> list[Any]:

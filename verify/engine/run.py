@@ -31,7 +31,7 @@ class DiffOptions:
     entities: tuple[str, ...] = ()
     out_dir: str | None = None
     workers: int = 1
-    segment_rows: int = 200_000
+    segment_rows: int = 50_000
     reader: str = "auto"
     progress: bool = False
 

@@ -27,7 +27,7 @@ from verify.mapping.yaml_lines import LineDict, load_yaml
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 TOP_KEYS = ("version", "entities")
-ENTITY_KEYS = ("old", "new", "key", "columns", "ignore", "rules")
+ENTITY_KEYS = ("old", "new", "key", "columns", "ignore", "rules", "segment_by")
 SIDE_KEYS = ("table", "query", "where", "timezone")
 KEY_KEYS = ("old", "new", "type")
 COLUMN_KEYS = ("old", "new", "type", "map_old", "map_new", "normalize", "tolerance", "timezone")
@@ -114,11 +114,16 @@ def _entity(name: str, spec: Any, line: int, problems: _Problems) -> Entity | No
                     problems.add(raw_columns.line_of(cname),
                                  f"{where}: column '{cname}' is both listed and ignored; remove one")
     rules = _rules(spec.get("rules", []), spec.line_of("rules"), where, problems)
+    segment_by = spec.get("segment_by")
+    if segment_by is not None and segment_by not in key_names:
+        problems.add(spec.line_of("segment_by"),
+                     f"{where}: segment_by '{segment_by}' is not a key column; key columns: "
+                     f"{', '.join(k.name for k in key)}")
     if len(sides) != 2 or not key:
         return None
     return Entity(name=name, old=sides["old"], new=sides["new"], key=tuple(key),
                   columns=tuple(columns), all_shared=all_shared, ignore=tuple(ignore),
-                  rules=tuple(rules), line=line)
+                  rules=tuple(rules), segment_by=segment_by, line=line)
 
 
 def _side(spec: Any, line: int, where: str, problems: _Problems) -> Side:

@@ -100,6 +100,7 @@ class Entity:
     all_shared: bool = False     # columns: "*" -- every other column the sides share by name
     ignore: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
+    segment_by: str | None = None  # the key column whose ranges make segments
     line: int = 0
 
     def side(self, side: str) -> Side:
