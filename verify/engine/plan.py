@@ -29,6 +29,7 @@ class SideQuery:
     where: str | None
     partition_sql: str | None      # the partition column as written in bounds
     partition_bytes: bool = False  # string partition: bound by byte order
+    decimal_text: tuple[tuple[str, int], ...] = ()  # decimals read as text, and their scale
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,11 @@ def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
         sql = readers[side].dialect.select(["*"], s.table, s.query, [s.where] if s.where else [])
         schema = readers[side].schema(sql)
         raw[side] = pl.from_arrow(schema.empty_table())  # type: ignore[assignment]
+    wide = {side: _wide_decimals(entity.side(side), readers[side], raw[side]) for side in SIDES}
+    for side in SIDES:
+        if wide[side]:
+            raw[side] = raw[side].with_columns(pl.col(c).cast(pl.Decimal(38, s))
+                                               for c, s in wide[side].items())
 
     def lookup(side: str, name: str) -> str | None:
         """A raw column by name; exact first, then ignoring case (PostgreSQL folds names)."""
@@ -208,7 +214,7 @@ def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
     keys = entity.key_names
     checks = tuple(ColumnCheck(c.name, c.tolerance) for c in entity.columns) if not entity.all_shared \
         else tuple(ColumnCheck(name) for name, *_ in specs[len(keys):])
-    partition, queries, notes = _partition(entity, raw, readers, needed, types, lookup)
+    partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
     segments = _segments(entity.name, partition, queries, readers, segment_rows)
     side_recipes = {side: SideRecipe(side, entity.name, tuple(recipes[side]),
                                      entity.side(side).timezone, entity.side(side).timezone_column)
@@ -217,8 +223,37 @@ def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
                       recipes=side_recipes, segments=segments, partition=partition, notes=notes)
 
 
+def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, int]:
+    """Decimal columns that must travel as text, with their scale.
+
+    Arrow readers fetch every DECIMAL at scale 10 in 96 bits: digits past the tenth decimal
+    would be rounded away and values near 2^63 (BIGINT UNSIGNED as NUMERIC(20,0)) would not
+    fit. Such columns are read as text and parsed at their declared scale instead.
+    """
+    decimals = [c for c, t in raw.schema.items() if isinstance(t, pl.Decimal)]
+    d = reader.dialect
+    if not decimals or d.family not in ("mysql", "postgres"):
+        return {}
+    declared: dict[str, tuple[int | None, int | None]] = {}
+    if side.table is not None:
+        schema, _, name = side.table.rpartition(".")
+        where_schema = d.literal(schema) if schema else (
+            "DATABASE()" if d.family == "mysql" else "current_schema()")
+        sql = ("SELECT column_name, numeric_precision, numeric_scale FROM information_schema.columns "
+               f"WHERE table_schema = {where_schema} AND table_name = {d.literal(name)}")
+        table = reader.read(sql)
+        for name_, p, s in zip(*(table.column(i).to_pylist() for i in range(3)), strict=True):
+            declared[str(name_).lower()] = (p, s)
+    wide = {}
+    for c in decimals:
+        p, s = declared.get(c.lower(), (None, None))
+        if p is None or s is None or s > 10 or p - s > 18:
+            wide[c] = min(int(s), 38) if s is not None else 18
+    return wide
+
+
 def _partition(entity: Entity, raw: dict[str, pl.DataFrame], readers: dict[str, Reader],
-               needed: dict[str, list[str]], types: dict[str, str], lookup: Any,
+               needed: dict[str, list[str]], wide: dict[str, dict[str, int]], lookup: Any,
                ) -> tuple[str | None, dict[str, SideQuery], tuple[str, ...]]:
     """Pick the key column that bounds segments (integer or string on both sides) and the SQL."""
     partition = None
@@ -242,6 +277,8 @@ def _partition(entity: Entity, raw: dict[str, pl.DataFrame], readers: dict[str, 
             q = dialect.quote(c)
             if dtype == pl.Date or isinstance(dtype, pl.Datetime):
                 q = f"{dialect.guard_temporal(q)} AS {dialect.quote(c)}"
+            elif c in wide[side]:
+                q = f"{dialect.as_text(q)} AS {dialect.quote(c)}"
             select.append(q)
         part_sql, as_bytes = None, False
         if partition is not None:
@@ -250,7 +287,8 @@ def _partition(entity: Entity, raw: dict[str, pl.DataFrame], readers: dict[str, 
             part_sql = dialect.quote(col)
             if as_bytes:
                 part_sql = dialect.byte_order(part_sql)
-        queries[side] = SideQuery(tuple(select), s.table, s.query, s.where, part_sql, as_bytes)
+        queries[side] = SideQuery(tuple(select), s.table, s.query, s.where, part_sql, as_bytes,
+                                  tuple((c, sc) for c, sc in wide[side].items() if c in needed[side]))
     return (partition.name if partition else None), queries, notes
 
 

@@ -57,8 +57,11 @@ def _reader(raw_url: str, kind: str) -> Any:
 
 def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
     reader = _reader(task.urls[side], task.reader)
-    sql = segment_sql(task.plan.queries[side], task.segment, reader.dialect)
-    return pl.from_arrow(reader.read(sql))  # type: ignore[return-value]
+    query = task.plan.queries[side]
+    df: pl.DataFrame = pl.from_arrow(reader.read(segment_sql(query, task.segment, reader.dialect)))  # type: ignore[assignment]
+    if query.decimal_text:
+        df = df.with_columns(pl.col(c).cast(pl.Decimal(38, s)) for c, s in query.decimal_text)
+    return df
 
 
 def run_segment(task: SegmentTask, read_slots: threading.Semaphore | None = None) -> SegmentResult:

@@ -52,10 +52,11 @@ class _Problems:
 
 def load_mapping(path: str) -> Mapping:
     """Read, validate and build a mapping; raises MappingError naming every problem."""
-    data = load_yaml(path, "mapping")
+    data, duplicates = load_yaml(path, "mapping")
     with open(path, "rb") as fh:
         digest = hashlib.sha256(fh.read()).hexdigest()
     problems = _Problems()
+    problems.items.extend(duplicates)
     entities: dict[str, Entity] = {}
     if not isinstance(data, LineDict):
         raise MappingError(path, [(1, "a mapping file must be a YAML mapping with "
@@ -179,7 +180,7 @@ def _key(spec: Any, line: int, where: str, problems: _Problems) -> list[KeyColum
             name, old, new, ctype, item_line = item, item, item, None, line
         elif isinstance(item, LineDict) and len(item) == 1:
             name = str(next(iter(item)))
-            body = item[name] or LineDict()
+            body = item[name] or LineDict(line=item.line)
             item_line = item.line
             if not isinstance(body, LineDict):
                 problems.add(item_line, f"{where}: key '{name}' must map to {{old: COL, new: COL}}")
@@ -195,6 +196,8 @@ def _key(spec: Any, line: int, where: str, problems: _Problems) -> list[KeyColum
                 problems.add(item_line, f"{where}: key '{name}' must be a plain column on the {side} "
                                         f"side (got '{col}'), so segments can be bounded in SQL")
         keys.append(KeyColumn(name=name, old=old, new=new, type=ctype))
+    if not keys and not items:
+        problems.add(line, f"{where} has an empty 'key'; name the key columns, e.g. 'key: [id]'")
     if len({k.name for k in keys}) != len(keys):
         problems.add(line, f"{where}: a key column is named twice")
     return keys
@@ -203,7 +206,7 @@ def _key(spec: Any, line: int, where: str, problems: _Problems) -> list[KeyColum
 def _column(name: str, spec: Any, line: int, where: str, problems: _Problems) -> Column | None:
     cwhere = f"{where} column '{name}'"
     if spec is None:
-        spec = LineDict()
+        spec = LineDict(line=line)
     if not isinstance(spec, LineDict):
         problems.add(line, f"{cwhere} must be a mapping (use {{}} to compare it as it is)")
         return None

@@ -12,8 +12,10 @@ from verify.errors import MappingError
 class LineDict(dict[Any, Any]):
     """A YAML mapping that knows its own line and the line of each of its keys (1-based)."""
 
-    line: int = 0
-    key_lines: dict[Any, int]
+    def __init__(self, *args: Any, line: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = line
+        self.key_lines: dict[Any, int] = {}
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
@@ -27,9 +29,7 @@ class _LineLoader(yaml.SafeLoader):
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
+    result = LineDict(line=node.start_mark.line + 1)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in result.key_lines:
@@ -42,8 +42,11 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_yaml(path: str, what: str = "mapping") -> Any:
-    """Parse a YAML file into LineDicts; a missing file or a syntax error is a MappingError."""
+def load_yaml(path: str, what: str = "mapping") -> tuple[Any, list[tuple[int | None, str]]]:
+    """Parse a YAML file into LineDicts, with its duplicate keys as problems for the validator.
+
+    A missing file or a syntax error is a MappingError at once: nothing else can be checked.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -63,7 +66,6 @@ def load_yaml(path: str, what: str = "mapping") -> Any:
         raise MappingError(path, [(None, f"YAML syntax error: {exc}")]) from None
     finally:
         loader.dispose()
-    if loader.duplicate_keys:
-        raise MappingError(path, [(line, f"key '{key}' is given twice")
-                                  for line, key in loader.duplicate_keys])
-    return data
+    duplicates: list[tuple[int | None, str]] = [
+        (line, f"key '{key}' is given twice") for line, key in loader.duplicate_keys]
+    return data, duplicates

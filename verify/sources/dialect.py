@@ -63,6 +63,9 @@ class Dialect:
             return f"{column_sql} COLLATE BINARY"
         return column_sql
 
+    def as_text(self, column_sql: str) -> str:
+        return f"CAST({column_sql} AS {'CHAR' if self.family == 'mysql' else 'TEXT'})"
+
     def guard_temporal(self, column_sql: str) -> str:
         """MySQL zero dates ('0000-00-00', '2024-00-15') read as NULL instead of failing the reader."""
         if self.family != "mysql":

@@ -52,9 +52,23 @@ class SQLAlchemyReader:
             conn.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             conn.exec_driver_sql("SET TIME ZONE 'UTC'")
 
-    def _arrow_type(self, code: Any) -> pa.DataType | None:
+    def _arrow_type(self, column: Any, unsigned: bool) -> pa.DataType | None:
+        """The Arrow type of a result column, from the driver's type code and its precision."""
+        code = column[1]
         table = _MYSQL if self._family == "mysql" else _POSTGRES if self._family == "postgres" else {}
-        return table.get(code) if isinstance(code, int) else None
+        arrow = table.get(code) if isinstance(code, int) else None
+        if arrow is not None and pa.types.is_decimal(arrow):
+            scale = column[5]
+            return pa.decimal128(38, min(int(scale), 38) if scale is not None else 18)
+        if unsigned and code == 8:  # BIGINT UNSIGNED
+            return pa.uint64()
+        return arrow
+
+    @staticmethod
+    def _unsigned(cursor: Any) -> list[bool]:
+        """PyMySQL's UNSIGNED flag per result column (False for other drivers)."""
+        fields = getattr(getattr(cursor, "_result", None), "fields", None) or []
+        return [bool(f.flags & 32) for f in fields]
 
     def _batches(self, sql: str) -> tuple[pa.Schema | None, list[pa.RecordBatch]]:
         try:
@@ -63,7 +77,8 @@ class SQLAlchemyReader:
                 result = conn.execution_options(stream_results=True).execute(text(sql))
                 description = result.cursor.description
                 names = [d[0] for d in description]
-                types = [self._arrow_type(d[1]) for d in description]
+                unsigned = self._unsigned(result.cursor) or [False] * len(names)
+                types = [self._arrow_type(d, u) for d, u in zip(description, unsigned, strict=True)]
                 schema = (pa.schema(list(zip(names, types, strict=True)))
                           if all(t is not None for t in types) else None)
                 batches = []
