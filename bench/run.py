@@ -29,10 +29,14 @@ MYSQL = "mysql+pymysql://root@127.0.0.1:3306/verify_bench"
 POSTGRES = "postgresql+psycopg://root@127.0.0.1:5432/verify_bench"
 CX_MYSQL = "mysql://root@127.0.0.1:3306/verify_bench"
 CX_POSTGRES = "postgresql://root@127.0.0.1:5432/verify_bench"
-OLD_COLS = ("id, order_id, advertiser_id, name, status_code, line_type, start_time, end_time, "
-            "budget_micros, cost_per_unit_micros, units_bought, deleted, updated_at")
-NEW_COLS = ("advertiser_id, campaign_id, line_item_id, name, state, line_type, start_time, end_time, "
-            "budget, cost_per_unit, units_bought, archived, updated_at")
+OLD_COLS = (
+    "id, order_id, advertiser_id, name, status_code, line_type, start_time, end_time, "
+    "budget_micros, cost_per_unit_micros, units_bought, deleted, updated_at"
+)
+NEW_COLS = (
+    "advertiser_id, campaign_id, line_item_id, name, state, line_type, start_time, end_time, "
+    "budget, cost_per_unit, units_bought, archived, updated_at"
+)
 
 
 def fresh_databases() -> None:
@@ -52,8 +56,9 @@ def timed(fn, *args):
 
 def raw_read() -> float:
     """Both sides read whole, in parallel, the fastest way we know (ConnectorX -> Arrow)."""
-    guard = ("CASE WHEN MONTH(end_time) = 0 OR DAYOFMONTH(end_time) = 0 THEN NULL "
-             "ELSE end_time END AS end_time")
+    guard = (
+        "CASE WHEN MONTH(end_time) = 0 OR DAYOFMONTH(end_time) = 0 THEN NULL ELSE end_time END AS end_time"
+    )
     old_sql = f"SELECT {OLD_COLS.replace('end_time,', guard + ',', 1)} FROM line_items"
     new_sql = f"SELECT {NEW_COLS} FROM line_item"
     start = time.perf_counter()
@@ -94,8 +99,20 @@ def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int]:
 
 
 def verify_diff(out: Path) -> tuple[float, int]:
-    argv = [VERIFY, "diff", "--mapping", str(ROOT / "mappings/dfp_to_f1.yaml"), "--old", MYSQL,
-            "--new", POSTGRES, "--entity", "line_item", "--out", str(out)]
+    argv = [
+        VERIFY,
+        "diff",
+        "--mapping",
+        str(ROOT / "mappings/dfp_to_f1.yaml"),
+        "--old",
+        MYSQL,
+        "--new",
+        POSTGRES,
+        "--entity",
+        "line_item",
+        "--out",
+        str(out),
+    ]
     seconds, peak, _ = run_with_peak_rss(argv)
     return seconds, peak
 
@@ -107,18 +124,26 @@ def datacompy_compare() -> float:
 
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
-        a = pool.submit(cx.read_sql, CX_MYSQL,
-                        "SELECT advertiser_id, order_id AS campaign_id, id AS line_item_id, name, "
-                        "line_type, budget_micros, units_bought FROM line_items", return_type="polars")
-        b = pool.submit(cx.read_sql, CX_POSTGRES,
-                        "SELECT advertiser_id, campaign_id, line_item_id, name, line_type, "
-                        "budget, units_bought FROM line_item", return_type="polars")
+        a = pool.submit(
+            cx.read_sql,
+            CX_MYSQL,
+            "SELECT advertiser_id, order_id AS campaign_id, id AS line_item_id, name, "
+            "line_type, budget_micros, units_bought FROM line_items",
+            return_type="polars",
+        )
+        b = pool.submit(
+            cx.read_sql,
+            CX_POSTGRES,
+            "SELECT advertiser_id, campaign_id, line_item_id, name, line_type, "
+            "budget, units_bought FROM line_item",
+            return_type="polars",
+        )
         old, new = a.result(), b.result()
     old = old.with_columns((pl.col("budget_micros").cast(pl.Float64) / 1e6).alias("budget")).drop(
-        "budget_micros")
+        "budget_micros"
+    )
     new = new.with_columns(pl.col("budget").cast(pl.Float64))
-    compare = datacompy.PolarsCompare(old, new, join_columns=["advertiser_id", "campaign_id",
-                                                              "line_item_id"])
+    compare = datacompy.PolarsCompare(old, new, join_columns=["advertiser_id", "campaign_id", "line_item_id"])
     compare.matches()
     compare.report()
     return time.perf_counter() - start
@@ -132,10 +157,25 @@ def main() -> None:
     for rows in sizes:
         print(f"== {rows:,} line items: building the scenario (MariaDB old, PostgreSQL new)", flush=True)
         fresh_databases()
-        build_s = timed(subprocess.run, [VERIFY, "scenario", "build", "dfp_to_f1", "--old", MYSQL,
-                                         "--new", POSTGRES, "--rows", str(rows), "--seed", "7",
-                                         "--truth", str(out_root / f"truth-{rows}.parquet")],
-                        )[0]
+        build_s = timed(
+            subprocess.run,
+            [
+                VERIFY,
+                "scenario",
+                "build",
+                "dfp_to_f1",
+                "--old",
+                MYSQL,
+                "--new",
+                POSTGRES,
+                "--rows",
+                str(rows),
+                "--seed",
+                "7",
+                "--truth",
+                str(out_root / f"truth-{rows}.parquet"),
+            ],
+        )[0]
         entry: dict = {"rows": rows, "build_s": round(build_s, 2)}
         raw_read()  # warm both servers' caches so every contender reads from memory
         entry["raw_read_s"] = round(min(raw_read() for _ in range(2)), 2)
@@ -153,9 +193,11 @@ def main() -> None:
     (out_root / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print("\nrows        build   raw read   verify   ratio  peak RSS  datacompy  dc/verify")
     for e in results:
-        print(f"{e['rows']:>10,}  {e['build_s']:>6.1f}s  {e['raw_read_s']:>7.2f}s  {e['verify_s']:>6.2f}s  "
-              f"{e['verify_vs_raw']:>5.2f}x  {e['verify_peak_rss_mb']:>6.0f} MB  "
-              f"{e.get('datacompy_s', float('nan')):>8.2f}s  {e.get('datacompy_vs_verify', float('nan')):>8.2f}x")
+        print(
+            f"{e['rows']:>10,}  {e['build_s']:>6.1f}s  {e['raw_read_s']:>7.2f}s  {e['verify_s']:>6.2f}s  "
+            f"{e['verify_vs_raw']:>5.2f}x  {e['verify_peak_rss_mb']:>6.0f} MB  "
+            f"{e.get('datacompy_s', float('nan')):>8.2f}s  {e.get('datacompy_vs_verify', float('nan')):>8.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -14,10 +14,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("dev", max_examples=15, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("ci", max_examples=60, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 MYSQL_HOST = os.environ.get("VERIFY_TEST_MYSQL", "root@127.0.0.1:3306")
@@ -63,8 +61,9 @@ def mysql_db() -> Iterator[Database]:
     host, _, port = hostport.partition(":")
     name = f"verify_t_{uuid.uuid4().hex[:10]}"
     try:
-        conn = pymysql.connect(host=host, port=int(port or 3306), user=user or "root",
-                               connect_timeout=3, autocommit=True)
+        conn = pymysql.connect(
+            host=host, port=int(port or 3306), user=user or "root", connect_timeout=3, autocommit=True
+        )
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "not reachable"
         _unavailable(f"MariaDB/MySQL at {MYSQL_HOST}", exc)
     with conn.cursor() as cur:
@@ -85,11 +84,19 @@ def postgres_db() -> Iterator[Database]:
     host, _, port = hostport.partition(":")
     name = f"verify_t_{uuid.uuid4().hex[:10]}"
     try:
-        conn = psycopg.connect(host=host, port=int(port or 5432), user=user or "root",
-                               dbname="postgres", connect_timeout=3, autocommit=True)
+        conn = psycopg.connect(
+            host=host,
+            port=int(port or 5432),
+            user=user or "root",
+            dbname="postgres",
+            connect_timeout=3,
+            autocommit=True,
+        )
     except Exception as exc:  # noqa: BLE001
         _unavailable(f"PostgreSQL at {POSTGRES_HOST}", exc)
-    conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' LC_COLLATE \'C.UTF-8\' LC_CTYPE \'C.UTF-8\'')
+    conn.execute(
+        f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+    )
     try:
         yield Database(f"postgresql+psycopg://{user or 'root'}@{host}:{port or 5432}/{name}", name)
     finally:

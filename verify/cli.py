@@ -47,34 +47,91 @@ def main(debug: bool) -> None:
     """
 
 
-OLD_URL = click.option("--old", "old_url", envvar="VERIFY_OLD_URL", required=True,
-                       metavar="URL", help="Old store (SQLAlchemy URL; or VERIFY_OLD_URL).")
-NEW_URL = click.option("--new", "new_url", envvar="VERIFY_NEW_URL", required=True,
-                       metavar="URL", help="New store (SQLAlchemy URL; or VERIFY_NEW_URL).")
-MAPPING = click.option("--mapping", "mapping_path", required=True, metavar="FILE",
-                       type=click.Path(dir_okay=False), help="Mapping YAML file.")
+OLD_URL = click.option(
+    "--old",
+    "old_url",
+    envvar="VERIFY_OLD_URL",
+    required=True,
+    metavar="URL",
+    help="Old store (SQLAlchemy URL; or VERIFY_OLD_URL).",
+)
+NEW_URL = click.option(
+    "--new",
+    "new_url",
+    envvar="VERIFY_NEW_URL",
+    required=True,
+    metavar="URL",
+    help="New store (SQLAlchemy URL; or VERIFY_NEW_URL).",
+)
+MAPPING = click.option(
+    "--mapping",
+    "mapping_path",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Mapping YAML file.",
+)
 
 
 @main.command()
 @MAPPING
 @OLD_URL
 @NEW_URL
-@click.option("--entity", "entities", multiple=True, metavar="NAME",
-              help="Only this entity (repeatable). Default: every entity of the mapping.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Run directory to write. Default: .verify/runs/<timestamp>.")
-@click.option("--workers", type=click.IntRange(min=1), metavar="N",
-              help="Worker processes. Default: the number of cores.")
-@click.option("--segment-rows", type=click.IntRange(min=1), default=50_000, show_default=True,
-              metavar="N", help="Target rows per segment (the unit of memory and of work).")
-@click.option("--reader", type=click.Choice(["auto", "connectorx", "sqlalchemy"]), default="auto",
-              show_default=True, help="How to read the sources.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Print the summary as text or as JSON.")
+@click.option(
+    "--entity",
+    "entities",
+    multiple=True,
+    metavar="NAME",
+    help="Only this entity (repeatable). Default: every entity of the mapping.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Run directory to write. Default: .verify/runs/<timestamp>.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Worker processes. Default: the number of cores.",
+)
+@click.option(
+    "--segment-rows",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    metavar="N",
+    help="Target rows per segment (the unit of memory and of work).",
+)
+@click.option(
+    "--reader",
+    type=click.Choice(["auto", "connectorx", "sqlalchemy"]),
+    default="auto",
+    show_default=True,
+    help="How to read the sources.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Print the summary as text or as JSON.",
+)
 @reports_errors
-def diff(mapping_path: str, old_url: str, new_url: str, entities: tuple[str, ...],
-         out_dir: str | None, workers: int | None, segment_rows: int,
-         reader: str, fmt: str) -> None:
+def diff(
+    mapping_path: str,
+    old_url: str,
+    new_url: str,
+    entities: tuple[str, ...],
+    out_dir: str | None,
+    workers: int | None,
+    segment_rows: int,
+    reader: str,
+    fmt: str,
+) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
 
     Exit 0: no blocking difference; 1: blocking differences; 2: bad input;
@@ -84,9 +141,15 @@ def diff(mapping_path: str, old_url: str, new_url: str, entities: tuple[str, ...
     from verify.report.terminal import render_diff
 
     options = DiffOptions(
-        mapping_path=mapping_path, old_url=old_url, new_url=new_url, entities=entities,
-        out_dir=out_dir, workers=workers or os.cpu_count() or 1, segment_rows=segment_rows,
-        reader=reader, progress=sys.stderr.isatty(),
+        mapping_path=mapping_path,
+        old_url=old_url,
+        new_url=new_url,
+        entities=entities,
+        out_dir=out_dir,
+        workers=workers or os.cpu_count() or 1,
+        segment_rows=segment_rows,
+        reader=reader,
+        progress=sys.stderr.isatty(),
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))
@@ -113,8 +176,7 @@ def check(mapping_path: str, old_url: str, new_url: str) -> None:
 
 @main.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), metavar="DIR")
-@click.option("--policy", "policy_path", required=True, type=click.Path(dir_okay=False),
-              metavar="FILE")
+@click.option("--policy", "policy_path", required=True, type=click.Path(dir_okay=False), metavar="FILE")
 @click.option("--stage", required=True, type=float, metavar="PERCENT")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "prometheus"]), default="text")
 @reports_errors
@@ -130,8 +192,9 @@ def gate(run_dir: str, policy_path: str, stage: float, fmt: str) -> None:
 @click.option("--junit", type=click.Path(dir_okay=False), metavar="FILE")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), metavar="FILE")
 @reports_errors
-def report(run_dir: str, html: str | None, markdown: str | None, junit: str | None,
-           json_path: str | None) -> None:
+def report(
+    run_dir: str, html: str | None, markdown: str | None, junit: str | None, json_path: str | None
+) -> None:
     """Render a run for reviewers (not implemented yet)."""
     raise VerifyError("verify report is not implemented yet (issue #4)")
 
@@ -145,23 +208,46 @@ def scenario() -> None:
 @click.argument("name", type=click.Choice(["dfp_to_f1"]))
 @OLD_URL
 @NEW_URL
-@click.option("--rows", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="Number of line items (the other tables scale with it).")
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Number of line items (the other tables scale with it).",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same data.")
-@click.option("--truth", "truth_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Where to write the ground truth (Parquet). "
-                   "Default: next to the new SQLite file, else ./<name>-truth.parquet.")
-@click.option("--rate", "rates", multiple=True, metavar="DEFECT=RATE",
-              help="Override one planted defect's rate, e.g. --rate dropped=0.001 (repeatable); "
-                   "--rate all=0 plants none.")
+@click.option(
+    "--truth",
+    "truth_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Where to write the ground truth (Parquet). "
+    "Default: next to the new SQLite file, else ./<name>-truth.parquet.",
+)
+@click.option(
+    "--rate",
+    "rates",
+    multiple=True,
+    metavar="DEFECT=RATE",
+    help="Override one planted defect's rate, e.g. --rate dropped=0.001 (repeatable); "
+    "--rate all=0 plants none.",
+)
 @reports_errors
-def scenario_build(name: str, old_url: str, new_url: str, rows: int, seed: int,
-                   truth_path: str | None, rates: tuple[str, ...]) -> None:
+def scenario_build(
+    name: str,
+    old_url: str,
+    new_url: str,
+    rows: int,
+    seed: int,
+    truth_path: str | None,
+    rates: tuple[str, ...],
+) -> None:
     """Generate the scenario and load the old data into --old, the migrated data into --new."""
     from verify.scenario import build
 
-    result = build(name, old_url=old_url, new_url=new_url, rows=rows, seed=seed,
-                   truth_path=truth_path, rates=rates)
+    result = build(
+        name, old_url=old_url, new_url=new_url, rows=rows, seed=seed, truth_path=truth_path, rates=rates
+    )
     click.echo(result.describe())
 
 

@@ -36,8 +36,10 @@ class MappingError(VerifyError):
     def __init__(self, path: str, problems: Sequence[tuple[int | None, str]]) -> None:
         self.path = path
         self.problems = list(problems)
-        shown = [f"{path}:{line}: {text}" if line else f"{path}: {text}"
-                 for line, text in self.problems[: self.MAX_SHOWN]]
+        shown = [
+            f"{path}:{line}: {text}" if line else f"{path}: {text}"
+            for line, text in self.problems[: self.MAX_SHOWN]
+        ]
         if len(self.problems) > self.MAX_SHOWN:
             shown.append(f"… and {len(self.problems) - self.MAX_SHOWN} more")
         noun = "problem" if len(self.problems) == 1 else "problems"

@@ -34,21 +34,31 @@ def stores(tmp_path: Path) -> dict[str, str]:
     old, new = tmp_path / "old.db", tmp_path / "new.db"
     with sqlite3.connect(old) as c:
         c.execute("CREATE TABLE orders (id INTEGER, name TEXT, amount_micros INTEGER, created TEXT)")
-        c.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", [
-            (1, "a", 1_500_000, "2024-01-01 10:00:00"),
-            (2, "b", 2_000_001, "2024-07-01 10:00:00"),   # new says 2.000000: differs
-            (3, "c", 3_000_000, "2024-01-01 10:00:00"),   # missing in new
-        ])
+        c.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?)",
+            [
+                (1, "a", 1_500_000, "2024-01-01 10:00:00"),
+                (2, "b", 2_000_001, "2024-07-01 10:00:00"),  # new says 2.000000: differs
+                (3, "c", 3_000_000, "2024-01-01 10:00:00"),  # missing in new
+            ],
+        )
     with sqlite3.connect(new) as c:
         c.execute("CREATE TABLE orders (id INTEGER, name TEXT, amount TEXT, created TEXT)")
-        c.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", [
-            (1, "a", "1.500000", "2024-01-01 15:00:00+00:00"),
-            (2, "b", "2.000000", "2024-07-01 14:00:00+00:00"),
-        ])
+        c.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?)",
+            [
+                (1, "a", "1.500000", "2024-01-01 15:00:00+00:00"),
+                (2, "b", "2.000000", "2024-07-01 14:00:00+00:00"),
+            ],
+        )
     mapping = tmp_path / "m.yaml"
     mapping.write_text(MAPPING)
-    return {"mapping": str(mapping), "old": f"sqlite:///{old}", "new": f"sqlite:///{new}",
-            "out": str(tmp_path / "run")}
+    return {
+        "mapping": str(mapping),
+        "old": f"sqlite:///{old}",
+        "new": f"sqlite:///{new}",
+        "out": str(tmp_path / "run"),
+    }
 
 
 def test_help_and_version():
@@ -62,9 +72,24 @@ def test_help_and_version():
 
 
 def test_diff_reports_blocking_differences_and_writes_the_run(stores):
-    result = CliRunner().invoke(main, ["diff", "--mapping", stores["mapping"], "--old", stores["old"],
-                                       "--new", stores["new"], "--out", stores["out"],
-                                       "--format", "json", "--workers", "1"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "diff",
+            "--mapping",
+            stores["mapping"],
+            "--old",
+            stores["old"],
+            "--new",
+            stores["new"],
+            "--out",
+            stores["out"],
+            "--format",
+            "json",
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 1, result.output
     summary = json.loads(result.output)
     orders = summary["entities"]["orders"]
@@ -78,28 +103,38 @@ def test_diff_reports_blocking_differences_and_writes_the_run(stores):
 
 def test_urls_may_come_from_the_environment(stores):
     result = CliRunner().invoke(
-        main, ["diff", "--mapping", stores["mapping"], "--out", stores["out"], "--workers", "1"],
-        env={"VERIFY_OLD_URL": stores["old"], "VERIFY_NEW_URL": stores["new"]})
+        main,
+        ["diff", "--mapping", stores["mapping"], "--out", stores["out"], "--workers", "1"],
+        env={"VERIFY_OLD_URL": stores["old"], "VERIFY_NEW_URL": stores["new"]},
+    )
     assert result.exit_code == 1, result.output
     assert "orders: 3 rows compared" in result.output
 
 
 def test_check_describes_the_plan(stores):
-    result = CliRunner().invoke(main, ["check", "--mapping", stores["mapping"], "--old", stores["old"],
-                                       "--new", stores["new"]])
+    result = CliRunner().invoke(
+        main, ["check", "--mapping", stores["mapping"], "--old", stores["old"], "--new", stores["new"]]
+    )
     assert result.exit_code == 0, result.output
     assert "orders: ok" in result.output
     assert "amount decimal(18,6)" in result.output and "created timestamp(6)" in result.output
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--mapping", "nope.yaml"], "mapping file not found"),
-    (["--old", "notaurl"], "is not a database URL"),
-    (["--entity", "ghost"], "--entity ghost is not in"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--mapping", "nope.yaml"], "mapping file not found"),
+        (["--old", "notaurl"], "is not a database URL"),
+        (["--entity", "ghost"], "--entity ghost is not in"),
+    ],
+)
 def test_bad_input_exits_2_with_one_message(stores, args, needle):
-    base = {"--mapping": stores["mapping"], "--old": stores["old"], "--new": stores["new"],
-            "--out": stores["out"]}
+    base = {
+        "--mapping": stores["mapping"],
+        "--old": stores["old"],
+        "--new": stores["new"],
+        "--out": stores["out"],
+    }
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     argv = ["diff", *[x for kv in base.items() for x in kv]]
     result = CliRunner().invoke(main, argv)
@@ -109,8 +144,19 @@ def test_bad_input_exits_2_with_one_message(stores, args, needle):
 
 
 def test_a_used_run_directory_is_refused(stores):
-    argv = ["diff", "--mapping", stores["mapping"], "--old", stores["old"], "--new", stores["new"],
-            "--out", stores["out"], "--workers", "1"]
+    argv = [
+        "diff",
+        "--mapping",
+        stores["mapping"],
+        "--old",
+        stores["old"],
+        "--new",
+        stores["new"],
+        "--out",
+        stores["out"],
+        "--workers",
+        "1",
+    ]
     assert CliRunner().invoke(main, argv).exit_code == 1
     again = CliRunner().invoke(main, argv)
     assert again.exit_code == 2 and "already holds files" in again.output
@@ -118,8 +164,20 @@ def test_a_used_run_directory_is_refused(stores):
 
 def test_password_is_masked_in_errors(stores):
     url = "mysql+pymysql://root:s3cr3t-pw@127.0.0.1:1/none"
-    result = CliRunner().invoke(main, ["diff", "--mapping", stores["mapping"], "--old", url,
-                                       "--new", stores["new"], "--out", stores["out"]])
+    result = CliRunner().invoke(
+        main,
+        [
+            "diff",
+            "--mapping",
+            stores["mapping"],
+            "--old",
+            url,
+            "--new",
+            stores["new"],
+            "--out",
+            stores["out"],
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "s3cr3t-pw" not in result.output
     assert "***" in result.output
@@ -127,9 +185,28 @@ def test_password_is_masked_in_errors(stores):
 
 def test_real_subprocess_run(stores):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.run([sys.executable, "-m", "verify.cli", "diff", "--mapping", stores["mapping"],
-                           "--old", stores["old"], "--new", stores["new"], "--out", stores["out"],
-                           "--workers", "2"], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "verify.cli",
+            "diff",
+            "--mapping",
+            stores["mapping"],
+            "--old",
+            stores["old"],
+            "--new",
+            stores["new"],
+            "--out",
+            stores["out"],
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "orders: 3 rows compared" in proc.stdout
     assert "missing in new" in proc.stdout

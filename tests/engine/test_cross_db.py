@@ -25,8 +25,8 @@ from verify.results.summary import EntitySummary
 
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
 
-SMALL = 3          # rows per segment: every table here is cut into several segments
-LARGE = 100_000    # one segment per table
+SMALL = 3  # rows per segment: every table here is cut into several segments
+LARGE = 100_000  # one segment per table
 
 
 @pytest.fixture(params=["auto", "sqlalchemy"])
@@ -36,8 +36,12 @@ def reader(request: pytest.FixtureRequest) -> str:
 
 def table(db: Any, name: str, columns: str, rows: Iterable[Iterable[str]], *setup: str) -> None:
     """(Re)create one table holding `rows`, each given as SQL literals."""
-    db.execute(*setup, f"DROP TABLE IF EXISTS {name}", f"CREATE TABLE {name} ({columns})",
-               *(f"INSERT INTO {name} VALUES ({', '.join(r)})" for r in rows))
+    db.execute(
+        *setup,
+        f"DROP TABLE IF EXISTS {name}",
+        f"CREATE TABLE {name} ({columns})",
+        *(f"INSERT INTO {name} VALUES ({', '.join(r)})" for r in rows),
+    )
 
 
 def lit(value: Any) -> str:
@@ -51,11 +55,13 @@ def lit(value: Any) -> str:
 
 def entity_mapping(name: str, key: str, columns: str, old_extra: str = "") -> str:
     """A one-entity mapping over `<name>_old` / `<name>_new`; `columns` is the YAML under `columns:`."""
-    return (f"version: 1\nentities:\n  {name}:\n"
-            f"    old: {{table: {name}_old{old_extra}}}\n"
-            f"    new: {{table: {name}_new}}\n"
-            f"    key: [{key}]\n"
-            f"    columns:\n{columns}")
+    return (
+        f"version: 1\nentities:\n  {name}:\n"
+        f"    old: {{table: {name}_old{old_extra}}}\n"
+        f"    new: {{table: {name}_new}}\n"
+        f"    key: [{key}]\n"
+        f"    columns:\n{columns}"
+    )
 
 
 def mismatches(run_dir: Path, entity: str) -> list[dict[str, Any]]:
@@ -66,18 +72,40 @@ def mismatches(run_dir: Path, entity: str) -> list[dict[str, Any]]:
     return pl.concat([pl.read_parquet(p) for p in parts], how="vertical_relaxed").to_dicts()
 
 
-def run_once(tmp_path: Path, mapping: Path, urls: tuple[str, str], entity: str, reader: str,
-             segment_rows: int, workers: int) -> tuple[EntitySummary, list[dict[str, Any]]]:
+def run_once(
+    tmp_path: Path,
+    mapping: Path,
+    urls: tuple[str, str],
+    entity: str,
+    reader: str,
+    segment_rows: int,
+    workers: int,
+) -> tuple[EntitySummary, list[dict[str, Any]]]:
     out = tmp_path / f"run-{segment_rows}-{workers}"
-    result = run_diff(DiffOptions(mapping_path=str(mapping), old_url=urls[0], new_url=urls[1],
-                                  out_dir=str(out), workers=workers, segment_rows=segment_rows,
-                                  reader=reader))
+    result = run_diff(
+        DiffOptions(
+            mapping_path=str(mapping),
+            old_url=urls[0],
+            new_url=urls[1],
+            out_dir=str(out),
+            workers=workers,
+            segment_rows=segment_rows,
+            reader=reader,
+        )
+    )
     assert result.status == "complete", result.failures
     return result.entities[entity], mismatches(out, entity)
 
 
-def diff(tmp_path: Path, mysql_db: Any, postgres_db: Any, reader: str, mapping_text: str,
-         entity: str, min_segments: int = 1) -> tuple[EntitySummary, list[dict[str, Any]]]:
+def diff(
+    tmp_path: Path,
+    mysql_db: Any,
+    postgres_db: Any,
+    reader: str,
+    mapping_text: str,
+    entity: str,
+    min_segments: int = 1,
+) -> tuple[EntitySummary, list[dict[str, Any]]]:
     """Diff with small segments on one worker, then one segment on two; both must agree."""
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(mapping_text)
@@ -111,12 +139,27 @@ def test_string_keys_are_matched_by_bytes_not_by_collation(tmp_path, mysql_db, p
     # it; the new one orders by an ICU locale, which ignores case and punctuation first. verify
     # must bound segments and join by exact bytes. 'q' is only in old: missing_in_new, once.
     keys = ["a", "A", "b", "a ", "ä", "Z", "_x", "a\t"]
-    table(mysql_db, "sk_old", "k VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci "
-          "NOT NULL, v INT, KEY (k)", [(lit(k), str(i)) for i, k in enumerate([*keys, "q"])])
-    table(postgres_db, "sk_new", 'k TEXT COLLATE "en-x-icu" PRIMARY KEY, v INT',
-          [(lit(k), str(i)) for i, k in enumerate(keys)])
-    summary, rows = diff(tmp_path, mysql_db, postgres_db, reader,
-                         entity_mapping("sk", "k", "      v: {}\n"), "sk", min_segments=3)
+    table(
+        mysql_db,
+        "sk_old",
+        "k VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, v INT, KEY (k)",
+        [(lit(k), str(i)) for i, k in enumerate([*keys, "q"])],
+    )
+    table(
+        postgres_db,
+        "sk_new",
+        'k TEXT COLLATE "en-x-icu" PRIMARY KEY, v INT',
+        [(lit(k), str(i)) for i, k in enumerate(keys)],
+    )
+    summary, rows = diff(
+        tmp_path,
+        mysql_db,
+        postgres_db,
+        reader,
+        entity_mapping("sk", "k", "      v: {}\n"),
+        "sk",
+        min_segments=3,
+    )
     assert cells(rows, "k") == {("q", "missing_in_new", None, None, None)}
     assert len(rows) == 1
     assert (summary.rows_old, summary.rows_new) == (9, 8)
@@ -128,12 +171,27 @@ def test_string_key_pad_space_pair_in_a_binary_primary_key(tmp_path, mysql_db, p
     # MariaDB's utf8mb4_bin is PAD SPACE too ('a' = 'a '); a primary key holding both needs
     # utf8mb4_nopad_bin. Only the value of 'a ' differs (1 vs 2), and only that is reported.
     keys = ["a", "a ", "a\t", "a  ", "A", "b", "ä", "_x"]
-    table(mysql_db, "pk_old", "k VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin "
-          "PRIMARY KEY, v INT", [(lit(k), str(i)) for i, k in enumerate(keys)])
-    table(postgres_db, "pk_new", 'k VARCHAR(20) COLLATE "en-x-icu" PRIMARY KEY, v INT',
-          [(lit(k), str(i + (k == "a "))) for i, k in enumerate(keys)])
-    summary, rows = diff(tmp_path, mysql_db, postgres_db, reader,
-                         entity_mapping("pk", "k", "      v: {}\n"), "pk", min_segments=2)
+    table(
+        mysql_db,
+        "pk_old",
+        "k VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PRIMARY KEY, v INT",
+        [(lit(k), str(i)) for i, k in enumerate(keys)],
+    )
+    table(
+        postgres_db,
+        "pk_new",
+        'k VARCHAR(20) COLLATE "en-x-icu" PRIMARY KEY, v INT',
+        [(lit(k), str(i + (k == "a "))) for i, k in enumerate(keys)],
+    )
+    summary, rows = diff(
+        tmp_path,
+        mysql_db,
+        postgres_db,
+        reader,
+        entity_mapping("pk", "k", "      v: {}\n"),
+        "pk",
+        min_segments=2,
+    )
     assert cells(rows, "k") == {("a ", "value", "v", "1", "2")}
     assert (summary.matched, summary.missing_in_new, summary.extra_in_new) == (7, 0, 0)
     assert summary.value_mismatch_rows == 1
@@ -146,26 +204,35 @@ def test_decimals_at_different_scales(tmp_path, mysql_db, postgres_db, reader):
     # old DECIMAL(18,6) `amt`; new NUMERIC(20,4) `amt4` and NUMERIC(18,6) `amt6`. Row 5 has 18
     # significant digits: through a float64 the 6th-decimal difference would vanish.
     data = [  # id, old amt, new amt4, new amt6          expected
-        (1, "1.230000", "1.2300", "1.230000"),                        # equal
-        (2, "-0.500000", "-0.5000", "-0.500000"),                     # equal
+        (1, "1.230000", "1.2300", "1.230000"),  # equal
+        (2, "-0.500000", "-0.5000", "-0.500000"),  # equal
         (3, "123456789012.345600", "123456789012.3456", "123456789012.345600"),  # equal
-        (4, "1.234501", "1.2345", "1.234501"),                        # amt4 differs
+        (4, "1.234501", "1.2345", "1.234501"),  # amt4 differs
         (5, "123456789012.345678", "123456789012.3457", "123456789012.345679"),  # both differ
-        (6, "NULL", "NULL", "0.000000"),                              # amt6 differs
-        (7, "0.000000", "0.0000", "0.000000"),                        # equal
+        (6, "NULL", "NULL", "0.000000"),  # amt6 differs
+        (7, "0.000000", "0.0000", "0.000000"),  # equal
     ]
-    table(mysql_db, "dec_old", "id INT PRIMARY KEY, amt DECIMAL(18,6)",
-          [(str(i), o) for i, o, _, _ in data])
-    table(postgres_db, "dec_new", "id INT PRIMARY KEY, amt4 NUMERIC(20,4), amt6 NUMERIC(18,6)",
-          [(str(i), a4, a6) for i, _, a4, a6 in data])
-    columns = ("      amt4: {old: amt, new: amt4}\n"
-               "      amt6: {old: amt, new: amt6}\n")
-    summary, found = diff(tmp_path, mysql_db, postgres_db, reader,
-                          entity_mapping("dec", "id", columns), "dec", min_segments=2)
+    table(mysql_db, "dec_old", "id INT PRIMARY KEY, amt DECIMAL(18,6)", [(str(i), o) for i, o, _, _ in data])
+    table(
+        postgres_db,
+        "dec_new",
+        "id INT PRIMARY KEY, amt4 NUMERIC(20,4), amt6 NUMERIC(18,6)",
+        [(str(i), a4, a6) for i, _, a4, a6 in data],
+    )
+    columns = "      amt4: {old: amt, new: amt4}\n      amt6: {old: amt, new: amt6}\n"
+    summary, found = diff(
+        tmp_path, mysql_db, postgres_db, reader, entity_mapping("dec", "id", columns), "dec", min_segments=2
+    )
     assert {(r["id"], r["kind"], r["column"]) for r in found} == {
-        (4, "value", "amt4"), (5, "value", "amt4"), (5, "value", "amt6"), (6, "value", "amt6")}
-    by_cell = {(r["id"], r["column"]): (r["old"] and Decimal(r["old"]), r["new"] and Decimal(r["new"]))
-               for r in found}
+        (4, "value", "amt4"),
+        (5, "value", "amt4"),
+        (5, "value", "amt6"),
+        (6, "value", "amt6"),
+    }
+    by_cell = {
+        (r["id"], r["column"]): (r["old"] and Decimal(r["old"]), r["new"] and Decimal(r["new"]))
+        for r in found
+    }
     assert by_cell[(4, "amt4")] == (Decimal("1.234501"), Decimal("1.2345"))
     assert by_cell[(5, "amt4")] == (Decimal("123456789012.345678"), Decimal("123456789012.3457"))
     assert by_cell[(5, "amt6")] == (Decimal("123456789012.345678"), Decimal("123456789012.345679"))
@@ -177,17 +244,20 @@ def test_decimals_at_different_scales(tmp_path, mysql_db, postgres_db, reader):
 def test_decimals_with_more_than_ten_decimals_stay_exact(tmp_path, mysql_db, postgres_db, reader):
     # DECIMAL(30,12) on both sides: the readers must not round to a fixed scale of 10.
     data = [  # id, old, new                             expected
-        (1, "1.123456789012", "1.123456789012"),         # equal
-        (2, "1.123456789012", "1.123456789013"),         # differs in the 12th decimal
-        (3, "0.000000000001", "0.000000000000"),         # differs in the 12th decimal
+        (1, "1.123456789012", "1.123456789012"),  # equal
+        (2, "1.123456789012", "1.123456789013"),  # differs in the 12th decimal
+        (3, "0.000000000001", "0.000000000000"),  # differs in the 12th decimal
     ]
     table(mysql_db, "d12_old", "id INT PRIMARY KEY, x DECIMAL(30,12)", [(str(i), o) for i, o, _ in data])
     table(postgres_db, "d12_new", "id INT PRIMARY KEY, x NUMERIC(30,12)", [(str(i), n) for i, _, n in data])
-    summary, found = diff(tmp_path, mysql_db, postgres_db, reader,
-                          entity_mapping("d12", "id", "      x: {}\n"), "d12")
+    summary, found = diff(
+        tmp_path, mysql_db, postgres_db, reader, entity_mapping("d12", "id", "      x: {}\n"), "d12"
+    )
     got = {(r["id"], r["kind"], r["column"], Decimal(r["old"]), Decimal(r["new"])) for r in found}
-    assert got == {(2, "value", "x", Decimal("1.123456789012"), Decimal("1.123456789013")),
-                   (3, "value", "x", Decimal("0.000000000001"), Decimal(0))}
+    assert got == {
+        (2, "value", "x", Decimal("1.123456789012"), Decimal("1.123456789013")),
+        (3, "value", "x", Decimal("0.000000000001"), Decimal(0)),
+    }
     assert (summary.matched, summary.value_mismatch_rows) == (1, 2)
 
 
@@ -199,23 +269,20 @@ def test_naive_new_york_datetime_vs_timestamptz(tmp_path, mysql_db, postgres_db,
     # new: instants. 2024-11-03 01:30 happens twice in New York; the rule is the earlier
     # instant (EDT, 05:30 UTC).
     data = [  # id, old (New York), new (UTC)                          expected
-        (1, "2024-01-15 08:00:00", "2024-01-15 13:00:00+00"),            # equal (EST, -5)
+        (1, "2024-01-15 08:00:00", "2024-01-15 13:00:00+00"),  # equal (EST, -5)
         (2, "2024-07-01 12:00:00.123456", "2024-07-01 16:00:00.123456+00"),  # equal (EDT, -4)
-        (3, "2024-11-03 01:30:00", "2024-11-03 05:30:00+00"),            # equal (ambiguous: earlier)
-        (4, "2024-11-03 01:30:00", "2024-11-03 06:30:00+00"),            # differs (the later one)
-        (5, "2024-07-01 12:00:00", "2024-07-01 17:00:00+00"),            # differs (one hour off)
-        (6, "2024-11-03 00:59:59", "2024-11-03 04:59:59+00"),            # equal (EDT)
-        (7, "2024-11-03 02:00:00", "2024-11-03 07:00:00+00"),            # equal (EST again)
-        (8, None, None),                                                 # equal
+        (3, "2024-11-03 01:30:00", "2024-11-03 05:30:00+00"),  # equal (ambiguous: earlier)
+        (4, "2024-11-03 01:30:00", "2024-11-03 06:30:00+00"),  # differs (the later one)
+        (5, "2024-07-01 12:00:00", "2024-07-01 17:00:00+00"),  # differs (one hour off)
+        (6, "2024-11-03 00:59:59", "2024-11-03 04:59:59+00"),  # equal (EDT)
+        (7, "2024-11-03 02:00:00", "2024-11-03 07:00:00+00"),  # equal (EST again)
+        (8, None, None),  # equal
     ]
-    table(mysql_db, "ts_old", "id INT PRIMARY KEY, at DATETIME(6)",
-          [(str(i), lit(o)) for i, o, _ in data])
-    table(postgres_db, "ts_new", "id INT PRIMARY KEY, at TIMESTAMPTZ",
-          [(str(i), lit(n)) for i, _, n in data])
+    table(mysql_db, "ts_old", "id INT PRIMARY KEY, at DATETIME(6)", [(str(i), lit(o)) for i, o, _ in data])
+    table(postgres_db, "ts_new", "id INT PRIMARY KEY, at TIMESTAMPTZ", [(str(i), lit(n)) for i, _, n in data])
     mapping = entity_mapping("ts", "id", "      at: {}\n", old_extra=", timezone: America/New_York")
     summary, found = diff(tmp_path, mysql_db, postgres_db, reader, mapping, "ts", min_segments=2)
-    assert {(r["id"], r["kind"], r["column"]) for r in found} == {(4, "value", "at"),
-                                                                   (5, "value", "at")}
+    assert {(r["id"], r["kind"], r["column"]) for r in found} == {(4, "value", "at"), (5, "value", "at")}
     by_id = {r["id"]: (r["old"], r["new"]) for r in found}
     assert by_id[4][0].startswith("2024-11-03 05:30:00") and by_id[4][0].endswith("+00:00")
     assert by_id[4][1].startswith("2024-11-03 06:30:00")
@@ -229,22 +296,41 @@ def test_naive_new_york_datetime_vs_timestamptz(tmp_path, mysql_db, postgres_db,
 
 def test_zero_dates_equal_null_and_differ_from_real_dates(tmp_path, mysql_db, postgres_db, reader):
     data = [  # id, old at (DATETIME), old d (DATE), new at (TIMESTAMPTZ), new d    expected
-        (1, "0000-00-00 00:00:00", "0000-00-00", None, None),                 # equal
+        (1, "0000-00-00 00:00:00", "0000-00-00", None, None),  # equal
         (2, "0000-00-00 00:00:00", "0000-00-00", "2024-01-01 00:00:00+00", "2024-01-01"),  # both differ
         (3, "2024-05-06 07:08:09", "2024-05-06", "2024-05-06 07:08:09+00", "2024-05-06"),  # equal
-        (4, None, None, None, None),                                           # equal
-        (5, "2024-00-15 00:00:00", "2024-00-15", None, None),                 # equal (zero month)
-        (6, "2024-05-06 07:08:09", "2024-05-06", None, None),                 # both differ
+        (4, None, None, None, None),  # equal
+        (5, "2024-00-15 00:00:00", "2024-00-15", None, None),  # equal (zero month)
+        (6, "2024-05-06 07:08:09", "2024-05-06", None, None),  # both differ
     ]
-    table(mysql_db, "zd_old", "id INT PRIMARY KEY, at DATETIME, d DATE",
-          [(str(i), lit(a), lit(d)) for i, a, d, _, _ in data], "SET SESSION sql_mode = ''")
-    table(postgres_db, "zd_new", "id INT PRIMARY KEY, at TIMESTAMPTZ, d DATE",
-          [(str(i), lit(a), lit(d)) for i, _, _, a, d in data])
-    summary, found = diff(tmp_path, mysql_db, postgres_db, reader,
-                          entity_mapping("zd", "id", "      at: {}\n      d: {}\n"), "zd",
-                          min_segments=2)
+    table(
+        mysql_db,
+        "zd_old",
+        "id INT PRIMARY KEY, at DATETIME, d DATE",
+        [(str(i), lit(a), lit(d)) for i, a, d, _, _ in data],
+        "SET SESSION sql_mode = ''",
+    )
+    table(
+        postgres_db,
+        "zd_new",
+        "id INT PRIMARY KEY, at TIMESTAMPTZ, d DATE",
+        [(str(i), lit(a), lit(d)) for i, _, _, a, d in data],
+    )
+    summary, found = diff(
+        tmp_path,
+        mysql_db,
+        postgres_db,
+        reader,
+        entity_mapping("zd", "id", "      at: {}\n      d: {}\n"),
+        "zd",
+        min_segments=2,
+    )
     assert {(r["id"], r["kind"], r["column"]) for r in found} == {
-        (2, "value", "at"), (2, "value", "d"), (6, "value", "at"), (6, "value", "d")}
+        (2, "value", "at"),
+        (2, "value", "d"),
+        (6, "value", "at"),
+        (6, "value", "d"),
+    }
     by_cell = {(r["id"], r["column"]): (r["old"], r["new"]) for r in found}
     assert by_cell[(2, "at")][0] is None
     assert by_cell[(2, "at")][1].startswith("2024-01-01 00:00:00")
@@ -261,19 +347,29 @@ def test_zero_dates_equal_null_and_differ_from_real_dates(tmp_path, mysql_db, po
 
 def test_null_and_empty_string_differ(tmp_path, mysql_db, postgres_db, reader):
     data = [  # id, old, new       expected
-        (1, None, ""),            # differs
-        (2, "", None),            # differs
-        (3, None, None),          # equal
-        (4, "", ""),              # equal
-        (5, "x", "x"),            # equal
-        (6, " ", ""),             # differs (no trim asked)
+        (1, None, ""),  # differs
+        (2, "", None),  # differs
+        (3, None, None),  # equal
+        (4, "", ""),  # equal
+        (5, "x", "x"),  # equal
+        (6, " ", ""),  # differs (no trim asked)
     ]
     table(mysql_db, "ne_old", "id INT PRIMARY KEY, s VARCHAR(10)", [(str(i), lit(o)) for i, o, _ in data])
     table(postgres_db, "ne_new", "id INT PRIMARY KEY, s TEXT", [(str(i), lit(n)) for i, _, n in data])
-    summary, found = diff(tmp_path, mysql_db, postgres_db, reader,
-                          entity_mapping("ne", "id", "      s: {}\n"), "ne", min_segments=2)
-    assert cells(found, "id") == {(1, "value", "s", None, ""), (2, "value", "s", "", None),
-                                  (6, "value", "s", " ", "")}
+    summary, found = diff(
+        tmp_path,
+        mysql_db,
+        postgres_db,
+        reader,
+        entity_mapping("ne", "id", "      s: {}\n"),
+        "ne",
+        min_segments=2,
+    )
+    assert cells(found, "id") == {
+        (1, "value", "s", None, ""),
+        (2, "value", "s", "", None),
+        (6, "value", "s", " ", ""),
+    }
     assert (summary.compared, summary.matched, summary.value_mismatch_rows) == (6, 3, 3)
 
 
@@ -284,18 +380,17 @@ def test_nfc_vs_nfd_differs_unless_normalized(tmp_path, mysql_db, postgres_db, r
     # `raw` compares the bytes; `nfc` compares after NFC on both sides.
     nfd_cafe, nfd_ang = "cafe\u0301", "A\u030angstro\u0308m"
     data = [  # id, old (NFC), new              raw       nfc
-        (1, "café", nfd_cafe),                 # differs   equal
-        (2, "Ångström", nfd_ang),              # differs   equal
-        (3, "café", "café"),                   # equal     equal
-        (4, "café", "cafe"),                   # differs   differs
+        (1, "café", nfd_cafe),  # differs   equal
+        (2, "Ångström", nfd_ang),  # differs   equal
+        (3, "café", "café"),  # equal     equal
+        (4, "café", "cafe"),  # differs   differs
     ]
-    table(mysql_db, "nf_old", "id INT PRIMARY KEY, name VARCHAR(40)",
-          [(str(i), lit(o)) for i, o, _ in data])
+    table(mysql_db, "nf_old", "id INT PRIMARY KEY, name VARCHAR(40)", [(str(i), lit(o)) for i, o, _ in data])
     table(postgres_db, "nf_new", "id INT PRIMARY KEY, name TEXT", [(str(i), lit(n)) for i, _, n in data])
-    columns = ("      raw: {old: name, new: name}\n"
-               "      nfc: {old: name, new: name, normalize: [nfc]}\n")
-    summary, found = diff(tmp_path, mysql_db, postgres_db, reader,
-                          entity_mapping("nf", "id", columns), "nf", min_segments=2)
+    columns = "      raw: {old: name, new: name}\n      nfc: {old: name, new: name, normalize: [nfc]}\n"
+    summary, found = diff(
+        tmp_path, mysql_db, postgres_db, reader, entity_mapping("nf", "id", columns), "nf", min_segments=2
+    )
     assert cells(found, "id") == {
         (1, "value", "raw", "café", nfd_cafe),
         (2, "value", "raw", "Ångström", nfd_ang),
@@ -311,21 +406,40 @@ def test_nfc_vs_nfd_differs_unless_normalized(tmp_path, mysql_db, postgres_db, r
 
 def test_bigint_unsigned_beyond_int64_as_key_and_value(tmp_path, mysql_db, postgres_db, reader):
     # old BIGINT UNSIGNED, new NUMERIC(20,0), both as key and as value.
-    top = 2**64 - 1                                  # 18446744073709551615
-    old = [(1, top),                                 # equal
-           (2**63 - 1, 2**63),                       # equal
-           (2**63, 2**63 + 1),                       # v differs (new is one less)
-           (top - 1, 1),                             # missing_in_new (new has top-2 instead)
-           (top, top)]                               # v differs (new is top-1)
+    top = 2**64 - 1  # 18446744073709551615
+    old = [
+        (1, top),  # equal
+        (2**63 - 1, 2**63),  # equal
+        (2**63, 2**63 + 1),  # v differs (new is one less)
+        (top - 1, 1),  # missing_in_new (new has top-2 instead)
+        (top, top),
+    ]  # v differs (new is top-1)
     new = [(1, top), (2**63 - 1, 2**63), (2**63, 2**63), (top - 2, 1), (top, top - 1)]
-    table(mysql_db, "ub_old", "id BIGINT UNSIGNED PRIMARY KEY, v BIGINT UNSIGNED",
-          [(str(k), str(v)) for k, v in old])
-    table(postgres_db, "ub_new", "id NUMERIC(20,0) PRIMARY KEY, v NUMERIC(20,0)",
-          [(str(k), str(v)) for k, v in new])
-    summary, found = diff(tmp_path, mysql_db, postgres_db, reader,
-                          entity_mapping("ub", "id", "      v: {}\n"), "ub")
-    got = {(int(r["id"]), r["kind"], r["column"],
-            r["old"] and int(Decimal(r["old"])), r["new"] and int(Decimal(r["new"]))) for r in found}
+    table(
+        mysql_db,
+        "ub_old",
+        "id BIGINT UNSIGNED PRIMARY KEY, v BIGINT UNSIGNED",
+        [(str(k), str(v)) for k, v in old],
+    )
+    table(
+        postgres_db,
+        "ub_new",
+        "id NUMERIC(20,0) PRIMARY KEY, v NUMERIC(20,0)",
+        [(str(k), str(v)) for k, v in new],
+    )
+    summary, found = diff(
+        tmp_path, mysql_db, postgres_db, reader, entity_mapping("ub", "id", "      v: {}\n"), "ub"
+    )
+    got = {
+        (
+            int(r["id"]),
+            r["kind"],
+            r["column"],
+            r["old"] and int(Decimal(r["old"])),
+            r["new"] and int(Decimal(r["new"])),
+        )
+        for r in found
+    }
     assert got == {
         (2**63, "value", "v", 2**63 + 1, 2**63),
         (top, "value", "v", top, top - 1),
@@ -355,8 +469,15 @@ def test_duplicate_keys_on_either_side(tmp_path, mysql_db, postgres_db, reader):
     new = [(1, 10), (2, 21), (3, 30), (3, 30), (3, 31), (4, 40), (6, 60), (6, 60), (8, 80)]
     table(mysql_db, "dk_old", "id INT NOT NULL, v INT", [(str(k), str(v)) for k, v in old])
     table(postgres_db, "dk_new", "id INT NOT NULL, v INT", [(str(k), str(v)) for k, v in new])
-    summary, found = diff(tmp_path, mysql_db, postgres_db, reader,
-                          entity_mapping("dk", "id", "      v: {}\n"), "dk", min_segments=2)
+    summary, found = diff(
+        tmp_path,
+        mysql_db,
+        postgres_db,
+        reader,
+        entity_mapping("dk", "id", "      v: {}\n"),
+        "dk",
+        min_segments=2,
+    )
     assert cells(found, "id") == {
         (1, "duplicate_key", None, "2", "1"),
         (3, "duplicate_key", None, "1", "3"),
@@ -365,13 +486,13 @@ def test_duplicate_keys_on_either_side(tmp_path, mysql_db, postgres_db, reader):
         (2, "value", "v", "20", "21"),
         (7, "missing_in_new", None, None, None),
     }
-    assert len(found) == 6                       # each duplicated key reported exactly once
+    assert len(found) == 6  # each duplicated key reported exactly once
     assert (summary.rows_old, summary.rows_new) == (9, 9)
     assert summary.duplicate_keys == 4
-    assert summary.value_mismatch_rows == 1      # only id 2: duplicates are not value diffs
+    assert summary.value_mismatch_rows == 1  # only id 2: duplicates are not value diffs
     assert summary.by_column == {"v": 1}
     assert (summary.missing_in_new, summary.extra_in_new) == (1, 0)
-    assert summary.matched == 2                  # ids 4 and 8
+    assert summary.matched == 2  # ids 4 and 8
 
 
 # --- verify check -------------------------------------------------------------------------------
@@ -381,14 +502,15 @@ def test_check_names_a_missing_column_and_lists_the_columns_there(tmp_path, mysq
     table(mysql_db, "ck_old", "id INT PRIMARY KEY, budget_micros BIGINT, name VARCHAR(9)", [])
     table(postgres_db, "ck_new", "id INT PRIMARY KEY, budget NUMERIC(18,6), name TEXT", [])
     mapping = tmp_path / "check.yaml"
-    mapping.write_text(entity_mapping("ck", "id", "      budget: {old: budgett, new: budget}\n"
-                                                  "      name: {}\n"))
+    mapping.write_text(
+        entity_mapping("ck", "id", "      budget: {old: budgett, new: budget}\n      name: {}\n")
+    )
     with pytest.raises(MappingError) as info:
         check_mapping(str(mapping), mysql_db.url, postgres_db.url)
     err = info.value
     assert len(err.problems) == 1
     line, text = err.problems[0]
-    assert line == 8                             # the `budget:` line
+    assert line == 8  # the `budget:` line
     assert "'budgett'" in text and "old side" in text
     assert "columns there: id, budget_micros, name" in text
     assert f"{mapping}:8:" in str(err)

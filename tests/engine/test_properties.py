@@ -27,7 +27,7 @@ entities:
 
 ROW = st.tuples(
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6),
-    st.integers(-10**12, 10**12),
+    st.integers(-(10**12), 10**12),
     st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32)),
 )
 
@@ -36,20 +36,31 @@ def write_table(path: Path, rows: dict[int, tuple]) -> str:
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE IF EXISTS t")
     conn.execute("CREATE TABLE t (id INTEGER, name TEXT, amount INTEGER, score REAL)")
-    conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)",
-                     [(k, *v) for k, vs in rows.items() for v in (vs if isinstance(vs, list) else [vs])])
+    conn.executemany(
+        "INSERT INTO t VALUES (?, ?, ?, ?)",
+        [(k, *v) for k, vs in rows.items() for v in (vs if isinstance(vs, list) else [vs])],
+    )
     conn.commit()
     conn.close()
     return f"sqlite:///{path}"
 
 
-def diff_set(tmp: Path, old: str, new: str, segment_rows: int, workers: int = 1,
-             tag: str = "run") -> tuple[set[tuple], dict]:
+def diff_set(
+    tmp: Path, old: str, new: str, segment_rows: int, workers: int = 1, tag: str = "run"
+) -> tuple[set[tuple], dict]:
     mapping = tmp / "m.yaml"
     mapping.write_text(MAPPING)
     out = tmp / tag
-    result = run_diff(DiffOptions(mapping_path=str(mapping), old_url=old, new_url=new,
-                                  out_dir=str(out), workers=workers, segment_rows=segment_rows))
+    result = run_diff(
+        DiffOptions(
+            mapping_path=str(mapping),
+            old_url=old,
+            new_url=new,
+            out_dir=str(out),
+            workers=workers,
+            segment_rows=segment_rows,
+        )
+    )
     assert result.status == "complete"
     parts = list((out / "mismatches" / "t").glob("*.parquet"))
     found = set()
@@ -94,8 +105,9 @@ def table_pair(draw):
 def test_planted_differences_are_found_exactly(tmp_path_factory, pair, segment_rows):
     old, new, expected = pair
     tmp = tmp_path_factory.mktemp("p")
-    found, summary = diff_set(tmp, write_table(tmp / "o.db", old), write_table(tmp / "n.db", new),
-                              segment_rows)
+    found, summary = diff_set(
+        tmp, write_table(tmp / "o.db", old), write_table(tmp / "n.db", new), segment_rows
+    )
     assert found == expected
     assert summary["rows_old"] == len(old)
     assert summary["missing_in_new"] == sum(1 for e in expected if e[1] == "missing_in_new")
@@ -103,8 +115,7 @@ def test_planted_differences_are_found_exactly(tmp_path_factory, pair, segment_r
     assert summary["matched"] + len({e[0] for e in expected}) == summary["compared"]
 
 
-@given(rows=st.dictionaries(st.integers(-(2**62), 2**62), ROW, max_size=60),
-       segment_rows=st.integers(1, 30))
+@given(rows=st.dictionaries(st.integers(-(2**62), 2**62), ROW, max_size=60), segment_rows=st.integers(1, 30))
 def test_a_table_diffed_with_itself_is_clean(tmp_path_factory, rows, segment_rows):
     tmp = tmp_path_factory.mktemp("s")
     url = write_table(tmp / "same.db", rows)
@@ -122,12 +133,16 @@ def test_result_does_not_depend_on_segments_or_workers(tmp_path):
     for k in list(old)[5::101]:
         del new[k]
     o, n = write_table(tmp_path / "o.db", old), write_table(tmp_path / "n.db", new)
-    runs = [diff_set(tmp_path, o, n, seg, workers, tag=f"r{seg}-{workers}")
-            for seg, workers in ((10_000, 1), (7, 1), (97, 2), (250, 2))]
+    runs = [
+        diff_set(tmp_path, o, n, seg, workers, tag=f"r{seg}-{workers}")
+        for seg, workers in ((10_000, 1), (7, 1), (97, 2), (250, 2))
+    ]
     first_found, first_summary = runs[0]
     assert len(first_found) == len(list(old)[::37]) + len(list(old)[5::101]) - len(
-        set(list(old)[::37]) & set(list(old)[5::101]))
+        set(list(old)[::37]) & set(list(old)[5::101])
+    )
     for found, summary in runs[1:]:
         assert found == first_found
-        assert {k: v for k, v in summary.items() if k != "segments"} == \
-            {k: v for k, v in first_summary.items() if k != "segments"}
+        assert {k: v for k, v in summary.items() if k != "segments"} == {
+            k: v for k, v in first_summary.items() if k != "segments"
+        }

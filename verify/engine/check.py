@@ -21,9 +21,11 @@ class CheckResult:
         lines = []
         for p in self.entities:
             cols = ", ".join(f"{name} {t}" for name, t in p.types.items())
-            lines.append(f"{p.name}: ok - key ({', '.join(p.keys)}), {len(p.checks)} compared "
-                         f"columns, {len(p.segments)} segment(s) on "
-                         f"{p.partition or 'no partition column'}")
+            lines.append(
+                f"{p.name}: ok - key ({', '.join(p.keys)}), {len(p.checks)} compared "
+                f"columns, {len(p.segments)} segment(s) on "
+                f"{p.partition or 'no partition column'}"
+            )
             lines.append(f"    canonical: {cols}")
             for note in p.notes:
                 lines.append(f"    note: {note}")

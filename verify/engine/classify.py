@@ -15,8 +15,11 @@ from verify.engine.compare import SegmentCounts
 UNEXPLAINED = "unexplained"
 
 
-def classify(diffs: pl.DataFrame, plan: Any, counts: SegmentCounts,
-             ) -> tuple[pl.DataFrame, dict[str, dict[str, Any]], int]:
+def classify(
+    diffs: pl.DataFrame,
+    plan: Any,
+    counts: SegmentCounts,
+) -> tuple[pl.DataFrame, dict[str, dict[str, Any]], int]:
     """Attach `rule` and `severity` to each difference; count rows and cells per rule.
 
     Returns the classified differences, {rule: {severity, rows, cells}} and the number of

@@ -35,8 +35,16 @@ class SegmentCounts:
     by_column: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: SegmentCounts) -> None:
-        for name in ("rows_old", "rows_new", "compared", "matched", "missing_in_new",
-                     "extra_in_new", "duplicate_keys", "value_mismatch_rows"):
+        for name in (
+            "rows_old",
+            "rows_new",
+            "compared",
+            "matched",
+            "missing_in_new",
+            "extra_in_new",
+            "duplicate_keys",
+            "value_mismatch_rows",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for col, n in other.by_column.items():
             self.by_column[col] = self.by_column.get(col, 0) + n
@@ -75,8 +83,9 @@ def _in_key_order(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     return df if strictly_increasing(df, keys) else df.sort(keys)
 
 
-def compare(old: pl.DataFrame, new: pl.DataFrame, keys: list[str],
-            columns: list[ColumnCheck]) -> tuple[pl.DataFrame, SegmentCounts]:
+def compare(
+    old: pl.DataFrame, new: pl.DataFrame, keys: list[str], columns: list[ColumnCheck]
+) -> tuple[pl.DataFrame, SegmentCounts]:
     """Every difference between the two sides of a segment, one row per cell or row, and counts.
 
     The result rows have the key columns, `kind`, `column`, `old` and `new` (display strings).
@@ -85,18 +94,25 @@ def compare(old: pl.DataFrame, new: pl.DataFrame, keys: list[str],
     position by position after sorting, with no join.
     """
     old, new = _in_key_order(old, keys), _in_key_order(new, keys)
-    if (old.height == new.height and strictly_increasing(old, keys)
-            and strictly_increasing(new, keys) and old.select(keys).equals(new.select(keys))):
+    if (
+        old.height == new.height
+        and strictly_increasing(old, keys)
+        and strictly_increasing(new, keys)
+        and old.select(keys).equals(new.select(keys))
+    ):
         names = [c.name for c in columns]
         joined = old.with_columns(pl.lit(True).alias(_OLD)).hstack(
-            new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW)))
-        return _differences(joined, old, new, keys, columns, SegmentCounts(
-            rows_old=old.height, rows_new=new.height), [])
+            new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW))
+        )
+        return _differences(
+            joined, old, new, keys, columns, SegmentCounts(rows_old=old.height, rows_new=new.height), []
+        )
     return _compare_by_join(old, new, keys, columns)
 
 
-def _compare_by_join(old: pl.DataFrame, new: pl.DataFrame, keys: list[str],
-                     columns: list[ColumnCheck]) -> tuple[pl.DataFrame, SegmentCounts]:
+def _compare_by_join(
+    old: pl.DataFrame, new: pl.DataFrame, keys: list[str], columns: list[ColumnCheck]
+) -> tuple[pl.DataFrame, SegmentCounts]:
     counts = SegmentCounts(rows_old=old.height, rows_new=new.height)
     parts: list[pl.DataFrame] = []
 
@@ -107,13 +123,16 @@ def _compare_by_join(old: pl.DataFrame, new: pl.DataFrame, keys: list[str],
         # How many rows each side holds for each duplicated key (0 where a side has none).
         n_old = old.join(dup_keys, on=keys, how="semi").group_by(keys).len()
         n_new = new.join(dup_keys, on=keys, how="semi").group_by(keys).len()
-        dups = (dup_keys.join(n_old, on=keys, how="left")
-                .join(n_new, on=keys, how="left", suffix="_new"))
-        parts.append(dups.select(
-            *keys, pl.lit("duplicate_key").alias("kind"), pl.lit(None, pl.String).alias("column"),
-            pl.col("len").fill_null(0).cast(pl.String).alias("old"),
-            pl.col("len_new").fill_null(0).cast(pl.String).alias("new"),
-        ))
+        dups = dup_keys.join(n_old, on=keys, how="left").join(n_new, on=keys, how="left", suffix="_new")
+        parts.append(
+            dups.select(
+                *keys,
+                pl.lit("duplicate_key").alias("kind"),
+                pl.lit(None, pl.String).alias("column"),
+                pl.col("len").fill_null(0).cast(pl.String).alias("old"),
+                pl.col("len_new").fill_null(0).cast(pl.String).alias("new"),
+            )
+        )
         counts.duplicate_keys = dups.height
         old = old.join(dup_keys, on=keys, how="anti")
         new = new.join(dup_keys, on=keys, how="anti")
@@ -121,14 +140,23 @@ def _compare_by_join(old: pl.DataFrame, new: pl.DataFrame, keys: list[str],
     names = [c.name for c in columns]
     joined = old.with_columns(pl.lit(True).alias(_OLD)).join(
         new.with_columns(pl.lit(True).alias(_NEW)).rename({c: f"{c}{_NEW}" for c in names}),
-        on=keys, how="full", coalesce=True, maintain_order="none",
+        on=keys,
+        how="full",
+        coalesce=True,
+        maintain_order="none",
     )
     return _differences(joined, old, new, keys, columns, counts, parts)
 
 
-def _differences(joined: pl.DataFrame, old: pl.DataFrame, new: pl.DataFrame, keys: list[str],
-                 columns: list[ColumnCheck], counts: SegmentCounts, parts: list[pl.DataFrame],
-                 ) -> tuple[pl.DataFrame, SegmentCounts]:
+def _differences(
+    joined: pl.DataFrame,
+    old: pl.DataFrame,
+    new: pl.DataFrame,
+    keys: list[str],
+    columns: list[ColumnCheck],
+    counts: SegmentCounts,
+    parts: list[pl.DataFrame],
+) -> tuple[pl.DataFrame, SegmentCounts]:
     """Flag missing, extra and differing rows of the two sides laid side by side."""
     names = [c.name for c in columns]
     in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
@@ -136,17 +164,27 @@ def _differences(joined: pl.DataFrame, old: pl.DataFrame, new: pl.DataFrame, key
         *keys,
         (in_old & ~in_new).alias("missing"),
         (in_new & ~in_old).alias("extra"),
-        *[(in_old & in_new & ~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col.tolerance))
-          .alias(f"diff:{c}") for c, col in zip(names, columns, strict=True)],
+        *[
+            (in_old & in_new & ~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col.tolerance)).alias(
+                f"diff:{c}"
+            )
+            for c, col in zip(names, columns, strict=True)
+        ],
     )
     counts.missing_in_new = int(flags["missing"].sum())
     counts.extra_in_new = int(flags["extra"].sum())
     counts.compared = joined.height + counts.duplicate_keys
     for kind, flag in (("missing_in_new", "missing"), ("extra_in_new", "extra")):
         if counts.__dict__[kind]:
-            parts.append(flags.filter(pl.col(flag)).select(
-                *keys, pl.lit(kind).alias("kind"), pl.lit(None, pl.String).alias("column"),
-                pl.lit(None, pl.String).alias("old"), pl.lit(None, pl.String).alias("new")))
+            parts.append(
+                flags.filter(pl.col(flag)).select(
+                    *keys,
+                    pl.lit(kind).alias("kind"),
+                    pl.lit(None, pl.String).alias("column"),
+                    pl.lit(None, pl.String).alias("old"),
+                    pl.lit(None, pl.String).alias("new"),
+                )
+            )
     any_diff = pl.any_horizontal([pl.col(f"diff:{c}") for c in names]) if names else pl.lit(False)
     counts.value_mismatch_rows = int(flags.select(any_diff.sum()).item() or 0)
     for c in names:
@@ -155,14 +193,27 @@ def _differences(joined: pl.DataFrame, old: pl.DataFrame, new: pl.DataFrame, key
             continue
         counts.by_column[c] = n
         rows = joined.filter(flags[f"diff:{c}"])
-        parts.append(rows.select(
-            *keys, pl.lit("value").alias("kind"), pl.lit(c).alias("column"),
-            display(pl.col(c), old.schema[c]).alias("old"),
-            display(pl.col(f"{c}{_NEW}"), new.schema[c]).alias("new"),
-        ))
-    counts.matched = (joined.height - counts.missing_in_new - counts.extra_in_new
-                      - counts.value_mismatch_rows)
-    diffs = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(
-        schema={**{k: old.schema[k] for k in keys}, "kind": pl.String, "column": pl.String,
-                "old": pl.String, "new": pl.String})
+        parts.append(
+            rows.select(
+                *keys,
+                pl.lit("value").alias("kind"),
+                pl.lit(c).alias("column"),
+                display(pl.col(c), old.schema[c]).alias("old"),
+                display(pl.col(f"{c}{_NEW}"), new.schema[c]).alias("new"),
+            )
+        )
+    counts.matched = joined.height - counts.missing_in_new - counts.extra_in_new - counts.value_mismatch_rows
+    diffs = (
+        pl.concat(parts, how="vertical_relaxed")
+        if parts
+        else pl.DataFrame(
+            schema={
+                **{k: old.schema[k] for k in keys},
+                "kind": pl.String,
+                "column": pl.String,
+                "old": pl.String,
+                "new": pl.String,
+            }
+        )
+    )
     return diffs, counts

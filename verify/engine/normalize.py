@@ -40,7 +40,7 @@ class SideRecipe:
 
     side: str
     entity: str
-    columns: tuple[ColumnRecipe, ...]   # key columns first, then compared columns
+    columns: tuple[ColumnRecipe, ...]  # key columns first, then compared columns
     timezone: str | None = None
     timezone_column: str | None = None
 
@@ -61,8 +61,11 @@ def evaluate(df: pl.DataFrame, recipe: ColumnRecipe) -> pl.Series:
         if recipe.type.kind == "decimal":
             # Evaluate arithmetic on integers and decimals as decimals, so money stays exact.
             scale = recipe.type.scale or 0
-            casts = [pl.col(c).cast(pl.Decimal(38, scale)) for c in root_names(recipe.expr)
-                     if df.schema[c].is_integer() or isinstance(df.schema[c], pl.Decimal)]
+            casts = [
+                pl.col(c).cast(pl.Decimal(38, scale))
+                for c in root_names(recipe.expr)
+                if df.schema[c].is_integer() or isinstance(df.schema[c], pl.Decimal)
+            ]
             if casts:
                 source = df.with_columns(casts)
         series = source.select(pl.sql_expr(recipe.expr)).to_series()
@@ -75,8 +78,9 @@ def _apply_map(series: pl.Series, pairs: tuple[tuple[Any, Any], ...]) -> pl.Seri
     targets = pl.Series([v for _, v in pairs])
     keys = pl.Series([k for k, _ in pairs]).cast(series.dtype, strict=False)
     out_dtype = targets.dtype if targets.dtype != pl.Null else series.dtype
-    return series.replace_strict(keys, targets, default=series.cast(out_dtype, strict=False),
-                                 return_dtype=out_dtype)
+    return series.replace_strict(
+        keys, targets, default=series.cast(out_dtype, strict=False), return_dtype=out_dtype
+    )
 
 
 def canonicalize(raw: pl.DataFrame, recipe: SideRecipe) -> pl.DataFrame:
@@ -102,8 +106,14 @@ def normalize_strings(series: pl.Series, steps: tuple[str, ...]) -> pl.Series:
     return series
 
 
-def convert(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe, raw: pl.DataFrame,
-            column: str, zone: str | None = None) -> pl.Series:
+def convert(
+    series: pl.Series,
+    ctype: CanonicalType,
+    recipe: SideRecipe,
+    raw: pl.DataFrame,
+    column: str,
+    zone: str | None = None,
+) -> pl.Series:
     """Cast a series to its canonical type; values that cannot be converted are a RunError."""
     src = series.dtype
     kind = ctype.kind
@@ -119,17 +129,15 @@ def convert(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe, raw: pl
         if kind == "decimal":
             dtype = pl.Decimal(38, ctype.scale or 0)
             if src == pl.String:
-                return _checked(series.str.strip_chars().cast(dtype, strict=False), series,
-                                column, recipe)
+                return _checked(series.str.strip_chars().cast(dtype, strict=False), series, column, recipe)
             if src.is_float():
                 return series.round(ctype.scale or 0).cast(dtype)
             return series.cast(dtype)
         if kind in ("int", "uint"):
-            dtype = pl.Int64 if kind == "int" else pl.UInt64
+            int_type = pl.Int64 if kind == "int" else pl.UInt64
             if src == pl.String:
-                return _checked(series.str.strip_chars().cast(dtype, strict=False), series,
-                                column, recipe)
-            return series.cast(dtype)
+                return _checked(series.str.strip_chars().cast(int_type, strict=False), series, column, recipe)
+            return series.cast(int_type)
         if kind == "float":
             if src == pl.String:
                 return _checked(series.cast(pl.Float64, strict=False), series, column, recipe)
@@ -139,15 +147,16 @@ def convert(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe, raw: pl
                 return series
             if src == pl.String:
                 low = series.str.strip_chars().str.to_lowercase()
-                out = (pl.when(low.is_in(_TRUE)).then(True)
-                       .when(low.is_in(_FALSE)).then(False).otherwise(None))
+                out = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
                 return _checked(pl.select(out.alias(series.name)).to_series(), series, column, recipe)
             return series.cast(pl.Float64).ne(0).alias(series.name)
         return series.cast(pl.String)
     except pl.exceptions.PolarsError as exc:
-        raise RunError(f"entity '{recipe.entity}' ({recipe.side} side): column '{column}' cannot be "
-                       f"converted from {src} to {ctype}: {str(exc).splitlines()[0]}; "
-                       "declare a matching 'type:' or an expression in the mapping") from None
+        raise RunError(
+            f"entity '{recipe.entity}' ({recipe.side} side): column '{column}' cannot be "
+            f"converted from {src} to {ctype}: {str(exc).splitlines()[0]}; "
+            "declare a matching 'type:' or an expression in the mapping"
+        ) from None
 
 
 def _checked(out: pl.Series, before: pl.Series, column: str, recipe: SideRecipe) -> pl.Series:
@@ -157,19 +166,23 @@ def _checked(out: pl.Series, before: pl.Series, column: str, recipe: SideRecipe)
         lost = lost & ~before.str.starts_with(ZERO_DATE)
     if lost.any():
         example = before.filter(lost)[0]
-        raise RunError(f"entity '{recipe.entity}' ({recipe.side} side): column '{column}' has "
-                       f"value {example!r} that is not a valid {out.dtype}; fix the data or map it "
-                       "with an expression or map_{old,new} in the mapping")
+        raise RunError(
+            f"entity '{recipe.entity}' ({recipe.side} side): column '{column}' has "
+            f"value {example!r} that is not a valid {out.dtype}; fix the data or map it "
+            "with an expression or map_{old,new} in the mapping"
+        )
     return out
 
 
 def _null_zero_dates(series: pl.Series) -> pl.Series:
-    return pl.select(pl.when(series.str.starts_with(ZERO_DATE)).then(None).otherwise(series)
-                     .alias(series.name)).to_series()
+    return pl.select(
+        pl.when(series.str.starts_with(ZERO_DATE)).then(None).otherwise(series).alias(series.name)
+    ).to_series()
 
 
-def _to_timestamp(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe,
-                  raw: pl.DataFrame, zone: str | None) -> pl.Series:
+def _to_timestamp(
+    series: pl.Series, ctype: CanonicalType, recipe: SideRecipe, raw: pl.DataFrame, zone: str | None
+) -> pl.Series:
     name = series.name
     if series.dtype == pl.String:
         before = _null_zero_dates(series)
@@ -177,8 +190,10 @@ def _to_timestamp(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe,
     elif series.dtype == pl.Date:
         series = series.cast(pl.Datetime("us"))
     elif not isinstance(series.dtype, pl.Datetime):
-        raise RunError(f"entity '{recipe.entity}' ({recipe.side} side): column '{name}' is "
-                       f"{series.dtype}, not a date or time; declare a 'type:' or an expression")
+        raise RunError(
+            f"entity '{recipe.entity}' ({recipe.side} side): column '{name}' is "
+            f"{series.dtype}, not a date or time; declare a 'type:' or an expression"
+        )
     dtype = series.dtype
     assert isinstance(dtype, pl.Datetime)
     if dtype.time_zone is None:
@@ -191,21 +206,24 @@ def _to_timestamp(series: pl.Series, ctype: CanonicalType, recipe: SideRecipe,
     return series.alias(name)
 
 
-def _localize(series: pl.Series, recipe: SideRecipe, raw: pl.DataFrame,
-              zone: str | None) -> pl.Series:
+def _localize(series: pl.Series, recipe: SideRecipe, raw: pl.DataFrame, zone: str | None) -> pl.Series:
     """Naive local times to aware ones; an ambiguous (fall-back) time is its earlier instant."""
     if zone is not None or recipe.timezone_column is None:
-        return series.dt.replace_time_zone(zone or recipe.timezone or "UTC", ambiguous="earliest",
-                                           non_existent="null")
+        return series.dt.replace_time_zone(
+            zone or recipe.timezone or "UTC", ambiguous="earliest", non_existent="null"
+        )
     zones = raw.get_column(recipe.timezone_column)
     result = pl.Series(series.name, [None] * len(series), dtype=pl.Datetime("us", "UTC"))
     for zone in zones.drop_nulls().unique().to_list():
         try:
             local = series.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
         except pl.exceptions.PolarsError:
-            raise RunError(f"entity '{recipe.entity}' ({recipe.side} side): time zone column "
-                           f"'{recipe.timezone_column}' holds '{zone}', which is not an IANA "
-                           "time zone name") from None
-        result = pl.select(pl.when(zones == zone).then(local.dt.convert_time_zone("UTC"))
-                           .otherwise(result)).to_series()
+            raise RunError(
+                f"entity '{recipe.entity}' ({recipe.side} side): time zone column "
+                f"'{recipe.timezone_column}' holds '{zone}', which is not an IANA "
+                "time zone name"
+            ) from None
+        result = pl.select(
+            pl.when(zones == zone).then(local.dt.convert_time_zone("UTC")).otherwise(result)
+        ).to_series()
     return result.alias(series.name)

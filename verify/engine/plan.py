@@ -27,7 +27,7 @@ class SideQuery:
     table: str | None
     query: str | None
     where: str | None
-    partition_sql: str | None      # the partition column as written in bounds
+    partition_sql: str | None  # the partition column as written in bounds
     partition_bytes: bool = False  # string partition: bound by byte order
     decimal_text: tuple[tuple[str, int], ...] = ()  # decimals read as text, and their scale
 
@@ -103,8 +103,9 @@ def infer_type(old: pl.DataType, new: pl.DataType) -> CanonicalType | None:
     return None
 
 
-def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
-                segment_rows: int) -> EntityPlan:
+def plan_entity(
+    entity: Entity, readers: dict[str, Reader], mapping: Mapping, segment_rows: int
+) -> EntityPlan:
     """Resolve one entity against the live schemas; raises MappingError with every problem."""
     problems: list[tuple[int | None, str]] = []
     where = f"entity '{entity.name}'"
@@ -117,8 +118,9 @@ def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
     wide = {side: _wide_decimals(entity.side(side), readers[side], raw[side]) for side in SIDES}
     for side in SIDES:
         if wide[side]:
-            raw[side] = raw[side].with_columns(pl.col(c).cast(pl.Decimal(38, s))
-                                               for c, s in wide[side].items())
+            raw[side] = raw[side].with_columns(
+                pl.col(c).cast(pl.Decimal(38, s)) for c, s in wide[side].items()
+            )
 
     def lookup(side: str, name: str) -> str | None:
         """A raw column by name; exact first, then ignoring case (PostgreSQL folds names)."""
@@ -131,8 +133,13 @@ def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
     def missing(side: str, name: str, line: int) -> None:
         cols = raw[side].columns
         shown = ", ".join(cols[:25]) + (f", … ({len(cols)} in all)" if len(cols) > 25 else "")
-        problems.append((line, f"unknown column '{name}' in {where} ({side} side, "
-                               f"{entity.side(side).source_name}); columns there: {shown}"))
+        problems.append(
+            (
+                line,
+                f"unknown column '{name}' in {where} ({side} side, "
+                f"{entity.side(side).source_name}); columns there: {shown}",
+            )
+        )
 
     # Canonical columns: (name, old expr, new expr, declared type, column spec or None)
     specs: list[tuple[str, str, str, CanonicalType | None, Any]] = []
@@ -185,42 +192,80 @@ def plan_entity(entity: Entity, readers: dict[str, Reader], mapping: Mapping,
     for name, exprs, ctype, spec in resolved:
         out_types = {}
         for side in SIDES:
-            probe = ColumnRecipe(name, exprs[side], ctype or CanonicalType("string"),
-                                 spec.value_map(side) if spec is not None else None)
+            probe = ColumnRecipe(
+                name,
+                exprs[side],
+                ctype or CanonicalType("string"),
+                spec.value_map(side) if spec is not None else None,
+            )
             try:
                 out_types[side] = evaluate(raw[side].select(needed[side]), probe).dtype
             except Exception as exc:  # noqa: BLE001 - polars reports bad SQL in several types
-                problems.append((spec.line if spec else entity.line,
-                                 f"{where} column '{name}' ({side} side): expression "
-                                 f"'{exprs[side]}' fails: {str(exc).splitlines()[0]}"))
+                problems.append(
+                    (
+                        spec.line if spec else entity.line,
+                        f"{where} column '{name}' ({side} side): expression "
+                        f"'{exprs[side]}' fails: {str(exc).splitlines()[0]}",
+                    )
+                )
         if len(out_types) < 2:
             continue
         if ctype is None:
             ctype = infer_type(out_types["old"], out_types["new"])
             if ctype is None:
-                problems.append((spec.line if spec else entity.line,
-                                 f"{where} column '{name}': old side is {out_types['old']}, new side "
-                                 f"is {out_types['new']}; declare the canonical 'type:' (one of int, "
-                                 "decimal(P,S), float, string, bool, date, timestamp(0|3|6))"))
+                problems.append(
+                    (
+                        spec.line if spec else entity.line,
+                        f"{where} column '{name}': old side is {out_types['old']}, new side "
+                        f"is {out_types['new']}; declare the canonical 'type:' (one of int, "
+                        "decimal(P,S), float, string, bool, date, timestamp(0|3|6))",
+                    )
+                )
                 continue
         types[name] = str(ctype)
         for side in SIDES:
-            recipes[side].append(ColumnRecipe(
-                name, exprs[side], ctype, spec.value_map(side) if spec is not None else None,
-                spec.normalize if spec is not None else (), spec.timezone if spec else None))
+            recipes[side].append(
+                ColumnRecipe(
+                    name,
+                    exprs[side],
+                    ctype,
+                    spec.value_map(side) if spec is not None else None,
+                    spec.normalize if spec is not None else (),
+                    spec.timezone if spec else None,
+                )
+            )
     if problems:
         raise MappingError(mapping.path, problems)
 
     keys = entity.key_names
-    checks = tuple(ColumnCheck(c.name, c.tolerance) for c in entity.columns) if not entity.all_shared \
-        else tuple(ColumnCheck(name) for name, *_ in specs[len(keys):])
+    checks = (
+        tuple(ColumnCheck(c.name, c.tolerance) for c in entity.columns)
+        if not entity.all_shared
+        else tuple(ColumnCheck(name) for name, *_ in specs[len(keys) :])
+    )
     partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
     segments = _segments(entity.name, partition, queries, readers, segment_rows)
-    side_recipes = {side: SideRecipe(side, entity.name, tuple(recipes[side]),
-                                     entity.side(side).timezone, entity.side(side).timezone_column)
-                    for side in SIDES}
-    return EntityPlan(name=entity.name, keys=keys, checks=checks, types=types, queries=queries,
-                      recipes=side_recipes, segments=segments, partition=partition, notes=notes)
+    side_recipes = {
+        side: SideRecipe(
+            side,
+            entity.name,
+            tuple(recipes[side]),
+            entity.side(side).timezone,
+            entity.side(side).timezone_column,
+        )
+        for side in SIDES
+    }
+    return EntityPlan(
+        name=entity.name,
+        keys=keys,
+        checks=checks,
+        types=types,
+        queries=queries,
+        recipes=side_recipes,
+        segments=segments,
+        partition=partition,
+        notes=notes,
+    )
 
 
 def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, int]:
@@ -237,10 +282,13 @@ def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, in
     declared: dict[str, tuple[int | None, int | None]] = {}
     if side.table is not None:
         schema, _, name = side.table.rpartition(".")
-        where_schema = d.literal(schema) if schema else (
-            "DATABASE()" if d.family == "mysql" else "current_schema()")
-        sql = ("SELECT column_name, numeric_precision, numeric_scale FROM information_schema.columns "
-               f"WHERE table_schema = {where_schema} AND table_name = {d.literal(name)}")
+        where_schema = (
+            d.literal(schema) if schema else ("DATABASE()" if d.family == "mysql" else "current_schema()")
+        )
+        sql = (
+            "SELECT column_name, numeric_precision, numeric_scale FROM information_schema.columns "
+            f"WHERE table_schema = {where_schema} AND table_name = {d.literal(name)}"
+        )
         table = reader.read(sql)
         for name_, p, s in zip(*(table.column(i).to_pylist() for i in range(3)), strict=True):
             declared[str(name_).lower()] = (p, s)
@@ -252,9 +300,14 @@ def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, in
     return wide
 
 
-def _partition(entity: Entity, raw: dict[str, pl.DataFrame], readers: dict[str, Reader],
-               needed: dict[str, list[str]], wide: dict[str, dict[str, int]], lookup: Any,
-               ) -> tuple[str | None, dict[str, SideQuery], tuple[str, ...]]:
+def _partition(
+    entity: Entity,
+    raw: dict[str, pl.DataFrame],
+    readers: dict[str, Reader],
+    needed: dict[str, list[str]],
+    wide: dict[str, dict[str, int]],
+    lookup: Any,
+) -> tuple[str | None, dict[str, SideQuery], tuple[str, ...]]:
     """Pick the key column that bounds segments (integer or string on both sides) and the SQL."""
     partition = None
     notes: tuple[str, ...] = ()
@@ -287,13 +340,25 @@ def _partition(entity: Entity, raw: dict[str, pl.DataFrame], readers: dict[str, 
             part_sql = dialect.quote(col)
             if as_bytes:
                 part_sql = dialect.byte_order(part_sql)
-        queries[side] = SideQuery(tuple(select), s.table, s.query, s.where, part_sql, as_bytes,
-                                  tuple((c, sc) for c, sc in wide[side].items() if c in needed[side]))
+        queries[side] = SideQuery(
+            tuple(select),
+            s.table,
+            s.query,
+            s.where,
+            part_sql,
+            as_bytes,
+            tuple((c, sc) for c, sc in wide[side].items() if c in needed[side]),
+        )
     return (partition.name if partition else None), queries, notes
 
 
-def _segments(entity: str, partition: str | None, queries: dict[str, SideQuery],
-              readers: dict[str, Reader], segment_rows: int) -> tuple[Segment, ...]:
+def _segments(
+    entity: str,
+    partition: str | None,
+    queries: dict[str, SideQuery],
+    readers: dict[str, Reader],
+    segment_rows: int,
+) -> tuple[Segment, ...]:
     """Cut the partition column's range so each segment holds about `segment_rows` rows."""
     if partition is None:
         return (Segment(entity, 0),)
@@ -307,8 +372,9 @@ def _segments(entity: str, partition: str | None, queries: dict[str, SideQuery],
             (n,) = readers[side].row(d.select(["COUNT(*)"], q.table, q.query, conds))
         if not n:  # MIN of nothing is NULL, whose type some readers cannot tell
             return None, None, 0
-        lo, hi = readers[side].row(d.select([f"MIN({q.partition_sql})", f"MAX({q.partition_sql})"],
-                                            q.table, q.query, conds))
+        lo, hi = readers[side].row(
+            d.select([f"MIN({q.partition_sql})", f"MAX({q.partition_sql})"], q.table, q.query, conds)
+        )
         return lo, hi, n
 
     with ThreadPoolExecutor(2) as pool:
@@ -343,11 +409,15 @@ def _estimated_rows(query: SideQuery, reader: Reader) -> int | None:
     try:
         if d.family == "mysql":
             where_schema = d.literal(schema) if schema else "DATABASE()"
-            (n,) = reader.row("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
-                              f"TABLE_SCHEMA = {where_schema} AND TABLE_NAME = {d.literal(name)}")
+            (n,) = reader.row(
+                "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+                f"TABLE_SCHEMA = {where_schema} AND TABLE_NAME = {d.literal(name)}"
+            )
         elif d.family == "postgres":
-            (n,) = reader.row(f"SELECT reltuples::bigint FROM pg_class WHERE oid = "
-                              f"{d.literal(d.table(query.table))}::regclass")
+            (n,) = reader.row(
+                f"SELECT reltuples::bigint FROM pg_class WHERE oid = "
+                f"{d.literal(d.table(query.table))}::regclass"
+            )
         else:
             return None
     except Exception:  # noqa: BLE001 - no estimate is fine: count instead
@@ -360,14 +430,18 @@ def _sampled_bounds(query: SideQuery, reader: Reader, count: int, rows: int) -> 
     d = reader.dialect
     want = count * 64
     fraction = min(1.0, want / max(rows, 1))
-    random = {"mysql": "RAND()", "postgres": "random()",
-              "sqlite": "(abs(random()) / 9223372036854775807.0)"}.get(d.family, "RAND()")
+    random = {
+        "mysql": "RAND()",
+        "postgres": "random()",
+        "sqlite": "(abs(random()) / 9223372036854775807.0)",
+    }.get(d.family, "RAND()")
     conds = [query.where] if query.where else []
     if fraction < 1.0:
         conds.append(f"{random} < {fraction!r}")
     assert query.partition_sql
-    sample = pl.from_arrow(reader.read(d.select([f"{query.partition_sql} AS k"], query.table,
-                                                query.query, conds)))
+    sample = pl.from_arrow(
+        reader.read(d.select([f"{query.partition_sql} AS k"], query.table, query.query, conds))
+    )
     values = sample.get_column("k").drop_nulls().sort().to_list()  # type: ignore[union-attr]
     picks = sorted({values[(i * len(values)) // count] for i in range(1, count)} if values else set())
     return picks

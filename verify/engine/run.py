@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any
 
 from verify import __version__
 from verify.engine.compare import SegmentCounts
@@ -41,14 +42,14 @@ def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceUR
     mapping = load_mapping(options.mapping_path)
     unknown = [e for e in options.entities if e not in mapping.entities]
     if unknown:
-        raise UsageError(f"--entity {unknown[0]} is not in {options.mapping_path}; "
-                         f"entities there: {', '.join(mapping.entities)}")
-    urls = {"old": SourceURL.parse(options.old_url, "old"),
-            "new": SourceURL.parse(options.new_url, "new")}
+        raise UsageError(
+            f"--entity {unknown[0]} is not in {options.mapping_path}; "
+            f"entities there: {', '.join(mapping.entities)}"
+        )
+    urls = {"old": SourceURL.parse(options.old_url, "old"), "new": SourceURL.parse(options.new_url, "new")}
     readers = {side: open_reader(url, options.reader) for side, url in urls.items()}
     chosen = options.entities or tuple(mapping.entities)
-    plans = [plan_entity(mapping.entities[name], readers, mapping, options.segment_rows)
-             for name in chosen]
+    plans = [plan_entity(mapping.entities[name], readers, mapping, options.segment_rows) for name in chosen]
     return plans, urls, mapping.sha256
 
 
@@ -59,21 +60,36 @@ def run_diff(options: DiffOptions) -> RunResult:
     plans, urls, sha = plan_run(options)
     out_dir = options.out_dir or rundir.default_run_dir(start_at)
     rundir.prepare(out_dir)
-    tasks = [SegmentTask(p, s, {"old": options.old_url, "new": options.new_url}, options.reader,
-                         out_dir) for p in plans for s in p.segments]
-    run_info = {
+    tasks = [
+        SegmentTask(p, s, {"old": options.old_url, "new": options.new_url}, options.reader, out_dir)
+        for p in plans
+        for s in p.segments
+    ]
+    segments: dict[str, Any] = {"total": len(tasks), "done": 0, "failed": []}
+    run_info: dict[str, Any] = {
         "status": "running",
         "tool": {"name": "verify", "version": __version__},
         "mapping": {"path": options.mapping_path, "sha256": sha},
         "old_url": urls["old"].masked,
         "new_url": urls["new"].masked,
-        "options": {"entities": [p.name for p in plans], "workers": options.workers,
-                    "segment_rows": options.segment_rows, "reader": options.reader},
+        "options": {
+            "entities": [p.name for p in plans],
+            "workers": options.workers,
+            "segment_rows": options.segment_rows,
+            "reader": options.reader,
+        },
         "started_at": start_at.isoformat(),
         "ended_at": None,
-        "segments": {"total": len(tasks), "done": 0, "failed": []},
-        "plan": {p.name: {"segments": len(p.segments), "partition": p.partition,
-                          "types": p.types, "notes": list(p.notes)} for p in plans},
+        "segments": segments,
+        "plan": {
+            p.name: {
+                "segments": len(p.segments),
+                "partition": p.partition,
+                "types": p.types,
+                "notes": list(p.notes),
+            }
+            for p in plans
+        },
     }
     rundir.write_json(os.path.join(out_dir, "run.json"), run_info)
 
@@ -85,12 +101,13 @@ def run_diff(options: DiffOptions) -> RunResult:
             if isinstance(outcome, BaseException):
                 msg = f"{task.plan.name} segment {task.segment.index}: {outcome}"
                 failures.append(msg)
-                run_info["segments"]["failed"].append(  # type: ignore[index]
-                    {"entity": task.plan.name, "index": task.segment.index, "error": str(outcome)})
+                segments["failed"].append(
+                    {"entity": task.plan.name, "index": task.segment.index, "error": str(outcome)}
+                )
                 merged[task.plan.name].failed += 1
             else:
                 merged[task.plan.name].add(outcome)
-                run_info["segments"]["done"] += 1  # type: ignore[index]
+                segments["done"] += 1
                 progress.step(outcome.counts.rows_old + outcome.counts.rows_new)
     finally:
         progress.close()
@@ -98,8 +115,7 @@ def run_diff(options: DiffOptions) -> RunResult:
     status = "complete" if not failures else "partial"
     summaries = {name: t.summary() for name, t in merged.items()}
     notes = tuple(n for p in plans for n in p.notes)
-    result = RunResult(out_dir, status, summaries, tuple(failures), notes,
-                       time.monotonic() - started)
+    result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started)
     rundir.write_json(os.path.join(out_dir, "summary.json"), result.to_dict())
     run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat())
     rundir.write_json(os.path.join(out_dir, "run.json"), run_info)  # last: marks the run done
@@ -129,19 +145,29 @@ class _Totals:
     def summary(self) -> EntitySummary:
         c = self.counts
         return EntitySummary(
-            rows_old=c.rows_old, rows_new=c.rows_new, compared=c.compared, matched=c.matched,
-            missing_in_new=c.missing_in_new, extra_in_new=c.extra_in_new,
-            duplicate_keys=c.duplicate_keys, value_mismatch_rows=c.value_mismatch_rows,
+            rows_old=c.rows_old,
+            rows_new=c.rows_new,
+            compared=c.compared,
+            matched=c.matched,
+            missing_in_new=c.missing_in_new,
+            extra_in_new=c.extra_in_new,
+            duplicate_keys=c.duplicate_keys,
+            value_mismatch_rows=c.value_mismatch_rows,
             blocking_rows=self.blocking,
-            by_rule={k: RuleCount(str(v["severity"]), int(v["rows"]), int(v["cells"]))
-                     for k, v in sorted(self.by_rule.items())},
+            by_rule={
+                k: RuleCount(str(v["severity"]), int(v["rows"]), int(v["cells"]))
+                for k, v in sorted(self.by_rule.items())
+            },
             by_column=dict(sorted(c.by_column.items())),
-            segments=self.segments, segments_failed=self.failed,
+            segments=self.segments,
+            segments_failed=self.failed,
         )
 
 
-def _execute(tasks: list[SegmentTask], workers: int,
-             ) -> Iterator[tuple[SegmentTask, SegmentResult | BaseException]]:
+def _execute(
+    tasks: list[SegmentTask],
+    workers: int,
+) -> Iterator[tuple[SegmentTask, SegmentResult | BaseException]]:
     """Run segments on a pool of worker threads; yield each as it finishes.
 
     Threads, not processes: the work is in ConnectorX and Polars, which release the GIL, so
@@ -156,7 +182,8 @@ def _execute(tasks: list[SegmentTask], workers: int,
     read_slots = threading.Semaphore(workers)
     with ThreadPoolExecutor(min(2 * workers, len(tasks)), thread_name_prefix="verify-segment") as pool:
         futures: dict[Future[SegmentResult | BaseException], SegmentTask] = {
-            pool.submit(_guarded, t, read_slots): t for t in tasks}
+            pool.submit(_guarded, t, read_slots): t for t in tasks
+        }
         try:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
@@ -166,8 +193,10 @@ def _execute(tasks: list[SegmentTask], workers: int,
             raise
 
 
-def _guarded(task: SegmentTask, read_slots: threading.Semaphore | None = None,
-             ) -> SegmentResult | BaseException:
+def _guarded(
+    task: SegmentTask,
+    read_slots: threading.Semaphore | None = None,
+) -> SegmentResult | BaseException:
     try:
         return run_segment(task, read_slots)
     except VerifyError as exc:
@@ -193,8 +222,10 @@ class _Progress:
         eta = elapsed / self.done * (self.total - self.done)
         width = 24
         filled = int(width * self.done / self.total)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                         f"segments  {rate:,.0f} rows/s  ETA {eta:4.0f}s ")
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+            f"segments  {rate:,.0f} rows/s  ETA {eta:4.0f}s "
+        )
         sys.stderr.flush()
 
     def close(self) -> None:

@@ -4,5 +4,14 @@ from verify.mapping.load import load_mapping
 from verify.mapping.model import Column, Entity, KeyColumn, Mapping, Rule, Side, Tolerance
 from verify.mapping.types import CanonicalType
 
-__all__ = ["CanonicalType", "Column", "Entity", "KeyColumn", "Mapping", "Rule", "Side",
-           "Tolerance", "load_mapping"]
+__all__ = [
+    "CanonicalType",
+    "Column",
+    "Entity",
+    "KeyColumn",
+    "Mapping",
+    "Rule",
+    "Side",
+    "Tolerance",
+    "load_mapping",
+]

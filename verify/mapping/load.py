@@ -46,8 +46,9 @@ class _Problems:
     def unknown_keys(self, node: LineDict, allowed: tuple[str, ...], where: str) -> None:
         for key in node:
             if key not in allowed:
-                self.add(node.line_of(key),
-                         f"unknown key '{key}' in {where}; valid keys: {', '.join(allowed)}")
+                self.add(
+                    node.line_of(key), f"unknown key '{key}' in {where}; valid keys: {', '.join(allowed)}"
+                )
 
 
 def load_mapping(path: str) -> Mapping:
@@ -59,17 +60,22 @@ def load_mapping(path: str) -> Mapping:
     problems.items.extend(duplicates)
     entities: dict[str, Entity] = {}
     if not isinstance(data, LineDict):
-        raise MappingError(path, [(1, "a mapping file must be a YAML mapping with "
-                                      "'version: 1' and 'entities:'")])
+        raise MappingError(
+            path, [(1, "a mapping file must be a YAML mapping with 'version: 1' and 'entities:'")]
+        )
     problems.unknown_keys(data, TOP_KEYS, "the mapping file")
     if data.get("version") != 1:
-        problems.add(data.line_of("version"),
-                     f"'version' must be 1 (got {data.get('version')!r}); add 'version: 1' at the top")
+        problems.add(
+            data.line_of("version"),
+            f"'version' must be 1 (got {data.get('version')!r}); add 'version: 1' at the top",
+        )
     raw_entities = data.get("entities")
     if not isinstance(raw_entities, LineDict) or not raw_entities:
-        problems.add(data.line_of("entities"),
-                     "'entities' must map entity names to their definitions, e.g. "
-                     "'entities: {orders: {old: {table: orders}, new: {table: orders}, key: [id]}}'")
+        problems.add(
+            data.line_of("entities"),
+            "'entities' must map entity names to their definitions, e.g. "
+            "'entities: {orders: {old: {table: orders}, new: {table: orders}, key: [id]}}'",
+        )
     else:
         for name, spec in raw_entities.items():
             entity = _entity(str(name), spec, raw_entities.line_of(name), problems)
@@ -100,31 +106,48 @@ def _entity(name: str, spec: Any, line: int, problems: _Problems) -> Entity | No
     all_shared = raw_columns == "*"
     if not all_shared:
         if not isinstance(raw_columns, LineDict):
-            problems.add(spec.line_of("columns"),
-                         f"{where}: 'columns' must be \"*\" (every column both sides share) "
-                         "or a mapping of canonical column names to their definitions")
+            problems.add(
+                spec.line_of("columns"),
+                f"{where}: 'columns' must be \"*\" (every column both sides share) "
+                "or a mapping of canonical column names to their definitions",
+            )
         else:
             for cname, cspec in raw_columns.items():
                 col = _column(str(cname), cspec, raw_columns.line_of(cname), where, problems)
                 if col is not None:
                     columns.append(col)
                 if cname in key_names:
-                    problems.add(raw_columns.line_of(cname),
-                                 f"{where}: column '{cname}' is a key column; keys are always compared")
+                    problems.add(
+                        raw_columns.line_of(cname),
+                        f"{where}: column '{cname}' is a key column; keys are always compared",
+                    )
                 if cname in ignore:
-                    problems.add(raw_columns.line_of(cname),
-                                 f"{where}: column '{cname}' is both listed and ignored; remove one")
+                    problems.add(
+                        raw_columns.line_of(cname),
+                        f"{where}: column '{cname}' is both listed and ignored; remove one",
+                    )
     rules = _rules(spec.get("rules", []), spec.line_of("rules"), where, problems)
     segment_by = spec.get("segment_by")
     if segment_by is not None and segment_by not in key_names:
-        problems.add(spec.line_of("segment_by"),
-                     f"{where}: segment_by '{segment_by}' is not a key column; key columns: "
-                     f"{', '.join(k.name for k in key)}")
+        problems.add(
+            spec.line_of("segment_by"),
+            f"{where}: segment_by '{segment_by}' is not a key column; key columns: "
+            f"{', '.join(k.name for k in key)}",
+        )
     if len(sides) != 2 or not key:
         return None
-    return Entity(name=name, old=sides["old"], new=sides["new"], key=tuple(key),
-                  columns=tuple(columns), all_shared=all_shared, ignore=tuple(ignore),
-                  rules=tuple(rules), segment_by=segment_by, line=line)
+    return Entity(
+        name=name,
+        old=sides["old"],
+        new=sides["new"],
+        key=tuple(key),
+        columns=tuple(columns),
+        all_shared=all_shared,
+        ignore=tuple(ignore),
+        rules=tuple(rules),
+        segment_by=segment_by,
+        line=line,
+    )
 
 
 def _side(spec: Any, line: int, where: str, problems: _Problems) -> Side:
@@ -141,13 +164,17 @@ def _side(spec: Any, line: int, where: str, problems: _Problems) -> Side:
     if (table is None) == (query is None):
         problems.add(node_line, f"{where} needs exactly one of 'table' or 'query'")
     if table is not None and not re.fullmatch(r"[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?", str(table)):
-        problems.add(node_line, f"{where}: table '{table}' is not a plain [schema.]table name; "
-                                "use 'query:' for anything else")
+        problems.add(
+            node_line,
+            f"{where}: table '{table}' is not a plain [schema.]table name; use 'query:' for anything else",
+        )
     if query is not None:
         q = str(query).strip()
         if not re.match(r"(?is)^(select|with)\b", q) or ";" in q.rstrip(";"):
-            problems.add(node_line, f"{where}: 'query' must be one SELECT (or WITH … SELECT) "
-                                    "statement; verify only reads")
+            problems.add(
+                node_line,
+                f"{where}: 'query' must be one SELECT (or WITH … SELECT) statement; verify only reads",
+            )
         query = q.rstrip(";")
     if where_sql is not None and ";" in str(where_sql):
         problems.add(node_line, f"{where}: 'where' must be one SQL condition, without ';'")
@@ -163,10 +190,18 @@ def _side(spec: Any, line: int, where: str, problems: _Problems) -> Side:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            problems.add(node_line, f"{where}: unknown time zone '{tz}'; use an IANA name such as "
-                                    "America/New_York or UTC, or {column: NAME} for a per-row zone")
-    return Side(table=table and str(table), query=query, where=where_sql and str(where_sql),
-                timezone=tz, timezone_column=tz_column)
+            problems.add(
+                node_line,
+                f"{where}: unknown time zone '{tz}'; use an IANA name such as "
+                "America/New_York or UTC, or {column: NAME} for a per-row zone",
+            )
+    return Side(
+        table=table and str(table),
+        query=query,
+        where=where_sql and str(where_sql),
+        timezone=tz,
+        timezone_column=tz_column,
+    )
 
 
 def _key(spec: Any, line: int, where: str, problems: _Problems) -> list[KeyColumn]:
@@ -193,8 +228,11 @@ def _key(spec: Any, line: int, where: str, problems: _Problems) -> list[KeyColum
             continue
         for side, col in (("old", old), ("new", new)):
             if not IDENTIFIER.match(col):
-                problems.add(item_line, f"{where}: key '{name}' must be a plain column on the {side} "
-                                        f"side (got '{col}'), so segments can be bounded in SQL")
+                problems.add(
+                    item_line,
+                    f"{where}: key '{name}' must be a plain column on the {side} "
+                    f"side (got '{col}'), so segments can be bounded in SQL",
+                )
         keys.append(KeyColumn(name=name, old=old, new=new, type=ctype))
     if not keys and not items:
         problems.add(line, f"{where} has an empty 'key'; name the key columns, e.g. 'key: [id]'")
@@ -214,21 +252,29 @@ def _column(name: str, spec: Any, line: int, where: str, problems: _Problems) ->
     old, new = str(spec.get("old", name)), str(spec.get("new", name))
     for side, text in (("old", old), ("new", new)):
         _check_expression(text, spec.line_of(side), f"{cwhere} ({side} side)", problems)
-    normalize = _string_list(spec.get("normalize", []), spec.line_of("normalize"),
-                             f"{cwhere} normalize", problems)
+    normalize = _string_list(
+        spec.get("normalize", []), spec.line_of("normalize"), f"{cwhere} normalize", problems
+    )
     for n in normalize:
         if n not in NORMALIZERS:
-            problems.add(spec.line_of("normalize"),
-                         f"{cwhere}: unknown normalization '{n}'; choose from {', '.join(NORMALIZERS)}")
+            problems.add(
+                spec.line_of("normalize"),
+                f"{cwhere}: unknown normalization '{n}'; choose from {', '.join(NORMALIZERS)}",
+            )
     timezone = spec.get("timezone")
     if timezone is not None:
         try:
             ZoneInfo(str(timezone))
         except (ZoneInfoNotFoundError, ValueError):
-            problems.add(spec.line_of("timezone"), f"{cwhere}: unknown time zone '{timezone}'; "
-                                                   "use an IANA name such as UTC or Europe/Berlin")
+            problems.add(
+                spec.line_of("timezone"),
+                f"{cwhere}: unknown time zone '{timezone}'; use an IANA name such as UTC or Europe/Berlin",
+            )
     return Column(
-        name=name, old=old, new=new, timezone=timezone and str(timezone),
+        name=name,
+        old=old,
+        new=new,
+        timezone=timezone and str(timezone),
         type=_type(spec.get("type"), spec.line_of("type"), cwhere, problems),
         map_old=_value_map(spec.get("map_old"), spec.line_of("map_old"), cwhere, problems),
         map_new=_value_map(spec.get("map_new"), spec.line_of("map_new"), cwhere, problems),
@@ -290,12 +336,15 @@ def _rules(raw: Any, line: int, where: str, problems: _Problems) -> list[Rule]:
         if not isinstance(name, str) or not name:
             problems.add(item.line, f"{where}: a rule needs a 'name'")
         if severity not in SEVERITIES:
-            problems.add(item.line_of("severity"),
-                         f"{rwhere}: severity must be one of {', '.join(SEVERITIES)} (got {severity!r})")
+            problems.add(
+                item.line_of("severity"),
+                f"{rwhere}: severity must be one of {', '.join(SEVERITIES)} (got {severity!r})",
+            )
         kind, column = item.get("kind"), item.get("column")
         if kind is not None and kind not in ROW_KINDS:
-            problems.add(item.line_of("kind"),
-                         f"{rwhere}: kind must be one of {', '.join(ROW_KINDS)} (got {kind!r})")
+            problems.add(
+                item.line_of("kind"), f"{rwhere}: kind must be one of {', '.join(ROW_KINDS)} (got {kind!r})"
+            )
         if kind is not None and column is not None:
             problems.add(item.line, f"{rwhere}: give 'column' (a cell rule) or 'kind' (a row rule), not both")
         when = item.get("when")
@@ -304,10 +353,20 @@ def _rules(raw: Any, line: int, where: str, problems: _Problems) -> list[Rule]:
         expires = item.get("expires")
         if expires is not None and not isinstance(expires, dt.date):
             problems.add(item.line_of("expires"), f"{rwhere}: expires must be a date, YYYY-MM-DD")
-        rules.append(Rule(name=str(name), severity=str(severity), column=column and str(column),
-                          kind=kind, when=when and str(when), owner=item.get("owner"),
-                          ticket=item.get("ticket") and str(item.get("ticket")),
-                          note=item.get("note"), expires=expires, line=item.line))
+        rules.append(
+            Rule(
+                name=str(name),
+                severity=str(severity),
+                column=column and str(column),
+                kind=kind,
+                when=when and str(when),
+                owner=item.get("owner"),
+                ticket=item.get("ticket") and str(item.get("ticket")),
+                note=item.get("note"),
+                expires=expires,
+                line=item.line,
+            )
+        )
     names = [r.name for r in rules]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         problems.add(line, f"{where}: rule '{dup}' is defined twice")

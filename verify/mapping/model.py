@@ -21,8 +21,8 @@ class Side:
     table: str | None = None
     query: str | None = None
     where: str | None = None
-    timezone: str | None = None          # a fixed IANA zone for naive timestamps
-    timezone_column: str | None = None   # or a column holding each row's zone
+    timezone: str | None = None  # a fixed IANA zone for naive timestamps
+    timezone_column: str | None = None  # or a column holding each row's zone
 
     @property
     def source_name(self) -> str:
@@ -62,7 +62,7 @@ class Column:
     map_new: tuple[tuple[Any, Any], ...] | None = None
     normalize: tuple[str, ...] = ()
     tolerance: Tolerance | None = None
-    timezone: str | None = None   # overrides the sides' zone for this column's naive values
+    timezone: str | None = None  # overrides the sides' zone for this column's naive values
     line: int = 0
 
     def expr(self, side: str) -> str:
@@ -97,7 +97,7 @@ class Entity:
     new: Side
     key: tuple[KeyColumn, ...]
     columns: tuple[Column, ...]
-    all_shared: bool = False     # columns: "*" -- every other column the sides share by name
+    all_shared: bool = False  # columns: "*" -- every other column the sides share by name
     ignore: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     segment_by: str | None = None  # the key column whose ranges make segments

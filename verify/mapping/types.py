@@ -7,14 +7,28 @@ from dataclasses import dataclass
 
 KINDS = ("int", "uint", "decimal", "float", "string", "bool", "date", "timestamp")
 _ALIASES = {
-    "int": "int", "integer": "int", "bigint": "int", "smallint": "int", "tinyint": "int",
-    "uint": "uint", "unsigned": "uint", "bigint unsigned": "uint",
-    "decimal": "decimal", "numeric": "decimal",
-    "float": "float", "double": "float", "real": "float",
-    "string": "string", "text": "string", "varchar": "string",
-    "bool": "bool", "boolean": "bool",
+    "int": "int",
+    "integer": "int",
+    "bigint": "int",
+    "smallint": "int",
+    "tinyint": "int",
+    "uint": "uint",
+    "unsigned": "uint",
+    "bigint unsigned": "uint",
+    "decimal": "decimal",
+    "numeric": "decimal",
+    "float": "float",
+    "double": "float",
+    "real": "float",
+    "string": "string",
+    "text": "string",
+    "varchar": "string",
+    "bool": "bool",
+    "boolean": "bool",
     "date": "date",
-    "timestamp": "timestamp", "datetime": "timestamp", "timestamptz": "timestamp",
+    "timestamp": "timestamp",
+    "datetime": "timestamp",
+    "timestamptz": "timestamp",
 }
 _PATTERN = re.compile(r"^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
 CHOICES = "int, uint, decimal(P,S), float, string, bool, date, timestamp(0|3|6)"

@@ -67,5 +67,6 @@ def load_yaml(path: str, what: str = "mapping") -> tuple[Any, list[tuple[int | N
     finally:
         loader.dispose()
     duplicates: list[tuple[int | None, str]] = [
-        (line, f"key '{key}' is given twice") for line, key in loader.duplicate_keys]
+        (line, f"key '{key}' is given twice") for line, key in loader.duplicate_keys
+    ]
     return data, duplicates

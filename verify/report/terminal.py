@@ -18,11 +18,16 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
     lines = []
     for name, e in result.entities.items():
         verdict = "BLOCKING" if e.blocking_rows else "clean"
-        lines.append(f"{name}: {e.compared:,} rows compared ({e.rows_old:,} old, {e.rows_new:,} new) "
-                     f"- {verdict}, blocking rate {_pct(e.blocking_rate)}")
-        details = [("missing in new", e.missing_in_new), ("extra in new", e.extra_in_new),
-                   ("duplicate keys", e.duplicate_keys), ("rows with differing values",
-                                                          e.value_mismatch_rows)]
+        lines.append(
+            f"{name}: {e.compared:,} rows compared ({e.rows_old:,} old, {e.rows_new:,} new) "
+            f"- {verdict}, blocking rate {_pct(e.blocking_rate)}"
+        )
+        details = [
+            ("missing in new", e.missing_in_new),
+            ("extra in new", e.extra_in_new),
+            ("duplicate keys", e.duplicate_keys),
+            ("rows with differing values", e.value_mismatch_rows),
+        ]
         for label, n in details:
             if n:
                 lines.append(f"    {label:<28}{n:>10,}")
@@ -36,10 +41,13 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
         lines.append(f"note: {note}")
     for failure in result.failures:
         lines.append(f"failed: {failure}")
-    status = {"complete": "complete", "partial": "PARTIAL (some segments failed)",
-              "failed": "FAILED"}[result.status]
-    lines.append(f"run {status} in {result.seconds:.1f}s; {result.blocking_rows:,} blocking rows; "
-                 f"details in {result.run_dir}")
+    status = {"complete": "complete", "partial": "PARTIAL (some segments failed)", "failed": "FAILED"}[
+        result.status
+    ]
+    lines.append(
+        f"run {status} in {result.seconds:.1f}s; {result.blocking_rows:,} blocking rows; "
+        f"details in {result.run_dir}"
+    )
     return "\n".join(lines)
 
 

@@ -34,8 +34,10 @@ def prepare(out_dir: str) -> None:
         if not os.path.isdir(out_dir):
             raise RunDirError(f"--out {out_dir} is a file; give a directory path")
         if os.listdir(out_dir):
-            raise RunDirError(f"--out {out_dir} already holds files (an earlier run?); "
-                              "choose a new directory or remove that one")
+            raise RunDirError(
+                f"--out {out_dir} already holds files (an earlier run?); "
+                "choose a new directory or remove that one"
+            )
     try:
         os.makedirs(os.path.join(out_dir, "mismatches"), exist_ok=True)
         probe = os.path.join(out_dir, ".write-test")
@@ -43,8 +45,9 @@ def prepare(out_dir: str) -> None:
             fh.write("ok")
         os.remove(probe)
     except OSError as exc:
-        raise RunDirError(f"cannot write the run directory {out_dir}: {exc.strerror}; "
-                          "choose a writable --out") from None
+        raise RunDirError(
+            f"cannot write the run directory {out_dir}: {exc.strerror}; choose a writable --out"
+        ) from None
 
 
 def point_latest(out_dir: str) -> None:

@@ -46,7 +46,7 @@ class RunResult:
     """What `verify diff` returns: where the run is, how it ended, and per-entity summaries."""
 
     run_dir: str
-    status: str                      # complete | partial | failed
+    status: str  # complete | partial | failed
     entities: dict[str, EntitySummary]
     failures: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()

@@ -34,8 +34,9 @@ class ConnectorXReader:
         except BaseException as exc:  # ConnectorX raises pyo3 panics, which are BaseExceptions
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            raise SourceError(f"reading {self.masked_url} failed: {_clean(exc)}\n  query: {sql}",
-                              self.masked_url) from None
+            raise SourceError(
+                f"reading {self.masked_url} failed: {_clean(exc)}\n  query: {sql}", self.masked_url
+            ) from None
         return table
 
     def row(self, sql: str) -> tuple[Any, ...]:

@@ -70,11 +70,12 @@ class Dialect:
         """MySQL zero dates ('0000-00-00', '2024-00-15') read as NULL instead of failing the reader."""
         if self.family != "mysql":
             return column_sql
-        return (f"CASE WHEN MONTH({column_sql}) = 0 OR DAYOFMONTH({column_sql}) = 0 "
-                f"THEN NULL ELSE {column_sql} END")
+        return (
+            f"CASE WHEN MONTH({column_sql}) = 0 OR DAYOFMONTH({column_sql}) = 0 "
+            f"THEN NULL ELSE {column_sql} END"
+        )
 
-    def select(self, columns: list[str], table: str | None, query: str | None,
-               conditions: list[str]) -> str:
+    def select(self, columns: list[str], table: str | None, query: str | None, conditions: list[str]) -> str:
         """One SELECT over a side's table or query; conditions are ANDed, each in parentheses."""
         base = f"({query}) verify_src" if query is not None else self.table(table or "")
         sql = f"SELECT {', '.join(columns)} FROM {base}"

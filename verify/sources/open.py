@@ -17,8 +17,7 @@ def open_reader(url: SourceURL, kind: str = "auto") -> Any:
     dialect = Dialect(url.family or "generic")
     use_cx = kind == "connectorx" or (kind == "auto" and url.family is not None)
     if kind == "connectorx" and url.family is None:
-        raise SourceError(f"ConnectorX cannot read {url.masked}; use --reader sqlalchemy",
-                          url.masked)
+        raise SourceError(f"ConnectorX cannot read {url.masked}; use --reader sqlalchemy", url.masked)
     reader: Any = ConnectorXReader(url, dialect) if use_cx else SQLAlchemyReader(url, dialect)
     if url.family == "mysql":
         version, tz, system_tz = reader.row("SELECT VERSION(), @@session.time_zone, @@system_time_zone")

@@ -20,18 +20,45 @@ BATCH_ROWS = 50_000
 
 # PyMySQL FIELD_TYPE codes -> Arrow types (DECIMAL read at scale 10, as ConnectorX does).
 _MYSQL = {
-    0: pa.decimal128(38, 10), 246: pa.decimal128(38, 10), 1: pa.int64(), 2: pa.int64(),
-    3: pa.int64(), 8: pa.int64(), 9: pa.int64(), 13: pa.int64(), 4: pa.float64(),
-    5: pa.float64(), 7: pa.timestamp("us"), 12: pa.timestamp("us"), 10: pa.date32(),
-    14: pa.date32(), 15: pa.string(), 253: pa.string(), 254: pa.string(), 247: pa.string(),
-    252: pa.string(), 16: pa.int64(),
+    0: pa.decimal128(38, 10),
+    246: pa.decimal128(38, 10),
+    1: pa.int64(),
+    2: pa.int64(),
+    3: pa.int64(),
+    8: pa.int64(),
+    9: pa.int64(),
+    13: pa.int64(),
+    4: pa.float64(),
+    5: pa.float64(),
+    7: pa.timestamp("us"),
+    12: pa.timestamp("us"),
+    10: pa.date32(),
+    14: pa.date32(),
+    15: pa.string(),
+    253: pa.string(),
+    254: pa.string(),
+    247: pa.string(),
+    252: pa.string(),
+    16: pa.int64(),
 }
 # PostgreSQL type OIDs -> Arrow types.
 _POSTGRES = {
-    16: pa.bool_(), 20: pa.int64(), 21: pa.int64(), 23: pa.int64(), 26: pa.int64(),
-    700: pa.float64(), 701: pa.float64(), 1700: pa.decimal128(38, 10), 25: pa.string(),
-    1042: pa.string(), 1043: pa.string(), 19: pa.string(), 1082: pa.date32(),
-    1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"), 2950: pa.string(),
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int64(),
+    23: pa.int64(),
+    26: pa.int64(),
+    700: pa.float64(),
+    701: pa.float64(),
+    1700: pa.decimal128(38, 10),
+    25: pa.string(),
+    1042: pa.string(),
+    1043: pa.string(),
+    19: pa.string(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+    2950: pa.string(),
 }
 
 
@@ -79,19 +106,25 @@ class SQLAlchemyReader:
                 names = [d[0] for d in description]
                 unsigned = self._unsigned(result.cursor) or [False] * len(names)
                 types = [self._arrow_type(d, u) for d, u in zip(description, unsigned, strict=True)]
-                schema = (pa.schema(list(zip(names, types, strict=True)))
-                          if all(t is not None for t in types) else None)
+                schema = (
+                    pa.schema(list(zip(names, types, strict=True)))
+                    if all(t is not None for t in types)
+                    else None
+                )
                 batches = []
                 while rows := result.fetchmany(BATCH_ROWS):
                     cols = list(zip(*rows, strict=True))
-                    arrays = [pa.array(col, type=schema.field(i).type if schema else None)
-                              for i, col in enumerate(cols)]
+                    arrays = [
+                        pa.array(col, type=schema.field(i).type if schema else None)
+                        for i, col in enumerate(cols)
+                    ]
                     batches.append(pa.RecordBatch.from_arrays(arrays, names=names))
                 return schema or (batches[0].schema if batches else None), batches
         except SQLAlchemyError as exc:
-            first = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-            raise SourceError(f"reading {self.masked_url} failed: {first}\n  query: {sql}",
-                              self.masked_url) from None
+            first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise SourceError(
+                f"reading {self.masked_url} failed: {first}\n  query: {sql}", self.masked_url
+            ) from None
 
     def schema(self, sql: str) -> pa.Schema:
         schema, batches = self._batches(f"SELECT * FROM ({sql}) verify_q LIMIT 0")
