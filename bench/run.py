@@ -20,8 +20,8 @@ from pathlib import Path
 
 import connectorx as cx
 import psutil
-import pymysql
 import psycopg
+import pymysql
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = str(Path(sys.executable).with_name("verify"))
@@ -191,12 +191,13 @@ def main() -> None:
         print(json.dumps(entry), flush=True)
         results.append(entry)
     (out_root / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    nan = float("nan")
     print("\nrows        build   raw read   verify   ratio  peak RSS  datacompy  dc/verify")
     for e in results:
         print(
             f"{e['rows']:>10,}  {e['build_s']:>6.1f}s  {e['raw_read_s']:>7.2f}s  {e['verify_s']:>6.2f}s  "
             f"{e['verify_vs_raw']:>5.2f}x  {e['verify_peak_rss_mb']:>6.0f} MB  "
-            f"{e.get('datacompy_s', float('nan')):>8.2f}s  {e.get('datacompy_vs_verify', float('nan')):>8.2f}x"
+            f"{e.get('datacompy_s', nan):>8.2f}s  {e.get('datacompy_vs_verify', nan):>8.2f}x"
         )
 
 

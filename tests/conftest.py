@@ -94,9 +94,7 @@ def postgres_db() -> Iterator[Database]:
         )
     except Exception as exc:  # noqa: BLE001
         _unavailable(f"PostgreSQL at {POSTGRES_HOST}", exc)
-    conn.execute(
-        f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-    )
+    conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
     try:
         yield Database(f"postgresql+psycopg://{user or 'root'}@{host}:{port or 5432}/{name}", name)
     finally:
