@@ -11,8 +11,15 @@ ROWS   ?= 20000
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+BENCH_STAMP := .venv-bench/.installed-stamp
+$(BENCH_STAMP): pyproject.toml
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --upgrade pip
+	.venv-bench/bin/python -m pip install --quiet 'datacompy>=0.16' 'connectorx>=0.4.1' 'polars>=1.20,<2'
+	touch $(BENCH_STAMP)
 
 ## demo: build the DFP -> F1 scenario into SQLite files and diff it (no server needed)
 demo: $(STAMP)
@@ -28,7 +35,7 @@ test: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile
 
 ## bench: verify diff against the raw read of both sides and datacompy (needs both servers)
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
@@ -41,4 +48,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff format verify tests bench
 
 clean:
-	rm -rf $(VENV) .verify .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-bench .verify .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -19,9 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import connectorx as cx
-import psutil
-import psycopg
-import pymysql
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = str(Path(sys.executable).with_name("verify"))
@@ -40,6 +37,9 @@ NEW_COLS = (
 
 
 def fresh_databases() -> None:
+    import psycopg
+    import pymysql
+
     with pymysql.connect(host="127.0.0.1", user="root", autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("DROP DATABASE IF EXISTS verify_bench")
         cur.execute("CREATE DATABASE verify_bench CHARACTER SET utf8mb4")
@@ -72,6 +72,8 @@ def raw_read() -> float:
 
 def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int]:
     """Wall seconds, peak RSS (bytes, summed over the process tree) and the exit code."""
+    import psutil
+
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     parent = psutil.Process(proc.pid)
@@ -117,8 +119,20 @@ def verify_diff(out: Path) -> tuple[float, int]:
     return seconds, peak
 
 
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+
+
 def datacompy_compare() -> float:
-    """datacompy's Polars compare, given frames already in the canonical shape it needs."""
+    """datacompy's Polars compare, given frames already in the canonical shape it needs.
+
+    Runs in .venv-bench (datacompy needs pandas; verify is measured without it, as installed).
+    """
+    proc = subprocess.run([str(BENCH_PYTHON), __file__, "--datacompy"], capture_output=True,
+                          text=True, check=True, cwd=ROOT)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def _datacompy_inline() -> float:
     import datacompy
     import polars as pl
 
@@ -202,4 +216,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--datacompy"]:
+        print(_datacompy_inline())
+    else:
+        main()
