@@ -1,0 +1,518 @@
+"""The DFP -> F1 scenario: the legacy store's data, the new system's migration, planted defects.
+
+`generate` makes the old store's tables, runs `migrate` (the "new system", with its edge-case
+defects) and returns both stores and the ground truth: exactly which keys and columns each
+planted defect touched. Everything is vectorized (numpy, Polars) and fixed by the seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+NETWORK_ZONE = "America/New_York"
+ZONES = [
+    "America/New_York",
+    "America/Los_Angeles",
+    "Europe/Berlin",
+    "Asia/Tokyo",
+    "UTC",
+    "America/Sao_Paulo",
+    "Australia/Sydney",
+]
+SENTINEL = dt.datetime(2038, 1, 19, 3, 14, 7, tzinfo=dt.UTC)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ZERO_DATE = "0000-00-00 00:00:00"
+ORDER_STATES = ["DRAFT", "PENDING_APPROVAL", "APPROVED", "PAUSED", "CANCELED", "ARCHIVED"]
+LINE_STATES = ["DRAFT", "READY", "DELIVERING", "PAUSED", "COMPLETED", "CANCELED"]
+LINE_TYPES = ["STANDARD", "SPONSORSHIP", "PRICE_PRIORITY", "HOUSE"]
+SIZES = [(300, 250), (728, 90), (160, 600), (320, 50), (970, 250), (300, 600)]
+# Names: plain, accented (NFC), and CJK; the NFD defect needs an accent to decompose.
+WORDS = [
+    "Acme",
+    "Café",
+    "Müller",
+    "Niño",
+    "Søren",
+    "Zoë",
+    "Crème",
+    "東京",
+    "Ålborg",
+    "Bistro",
+    "Nordic",
+    "Señor",
+    "Łódź",
+    "Straße",
+    "Öko",
+]
+ACCENTED = ["Café", "Müller", "Niño", "Zoë", "Crème", "Ålborg", "Señor", "Öko"]
+FALL_BACK = {2023: dt.date(2023, 11, 5), 2024: dt.date(2024, 11, 3), 2025: dt.date(2025, 11, 2)}
+
+
+@dataclass(frozen=True)
+class Defect:
+    """A planted defect: where it shows, as what kind of difference, and its default rate."""
+
+    entity: str
+    kind: str
+    column: str | None
+    rate: float
+
+
+DEFECTS: dict[str, Defect] = {
+    "dst_fallback": Defect("line_item", "value", "start_time", 0.002),
+    "money_float_rounding": Defect("line_item", "value", "budget", 0.01),
+    "far_future_sentinel": Defect("line_item", "value", "end_time", 0.01),
+    "zero_date": Defect("line_item", "value", "end_time", 0.002),
+    "unknown_status": Defect("line_item", "value", "state", 0.002),
+    "nfd_normalized": Defect("line_item", "value", "name", 0.005),  # and advertiser.name
+    "trailing_space_trimmed": Defect("line_item", "value", "name", 0.005),
+    "soft_deleted_not_migrated": Defect("line_item", "missing_in_new", None, 0.01),
+    "dropped": Defect("line_item", "missing_in_new", None, 0.0005),
+    "duplicated": Defect("line_item", "duplicate_key", None, 0.0005),
+    "phantom": Defect("line_item", "extra_in_new", None, 0.0002),
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Both stores' tables (old: legacy text for dates; new: typed) and the ground truth."""
+
+    old: dict[str, pl.DataFrame]
+    new: dict[str, pl.DataFrame]
+    truth: pl.DataFrame
+    planted: dict[str, int]
+
+
+def sizes(rows: int) -> dict[str, int]:
+    return {
+        "advertisers": max(10, rows // 1000),
+        "orders": max(20, rows // 20),
+        "line_items": rows,
+        "creatives": max(10, rows // 10),
+    }
+
+
+def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Dense-ish ids from 1, with a gap now and then, as a long-lived table has."""
+    return np.cumsum(1 + (rng.random(n) < 0.02).astype(np.int64))
+
+
+def _names(rng: np.random.Generator, prefix: str, ids: np.ndarray) -> list[str]:
+    a = rng.integers(0, len(WORDS), len(ids))
+    b = rng.integers(0, len(WORDS), len(ids))
+    return [f"{prefix} {WORDS[x]} {WORDS[y]} {i}" for x, y, i in zip(a, b, ids, strict=True)]
+
+
+def _local_times(rng: np.random.Generator, n: int, zones: pl.Series | str) -> pl.Series:
+    """Naive local times in 2023-2025, none in a DST gap or fall-back hour of their zone."""
+    start = np.datetime64("2023-01-01T00:00:00")
+    secs = rng.integers(0, 3 * 365 * 86400, n)
+    return _unambiguous(
+        pl.Series("t", (start + secs.astype("timedelta64[s]")).astype("datetime64[us]")), zones
+    )
+
+
+def _unambiguous(times: pl.Series, zones: pl.Series | str) -> pl.Series:
+    """Local times moved 3 hours on where they fall in a DST gap or a repeated hour."""
+    n = len(times)
+    zone_list = [zones] * n if isinstance(zones, str) else zones.to_list()
+    frame = pl.DataFrame({"t": times, "z": zone_list})
+    for _ in range(4):  # move invalid local times 3 hours on, until none is left
+        bad = pl.Series([False] * n)
+        for zone in frame["z"].unique().to_list():
+            mask = frame["z"] == zone
+            local = frame["t"].dt.replace_time_zone(zone, ambiguous="null", non_existent="null")
+            bad = bad | (mask & local.is_null())
+        if not bad.any():
+            break
+        frame = frame.with_columns(
+            pl.when(bad).then(pl.col("t") + dt.timedelta(hours=3)).otherwise(pl.col("t")).alias("t")
+        )
+    return frame["t"]
+
+
+def _to_utc(local: pl.Series, zones: pl.Series | str, ambiguous: str = "earliest") -> pl.Series:
+    if isinstance(zones, str):
+        return local.dt.replace_time_zone(zones, ambiguous=ambiguous).dt.convert_time_zone("UTC")
+    out = pl.Series(local.name, [None] * len(local), dtype=pl.Datetime("us", "UTC"))
+    for zone in zones.unique().to_list():
+        conv = local.dt.replace_time_zone(zone, ambiguous=ambiguous).dt.convert_time_zone("UTC")
+        out = pl.select(pl.when(zones == zone).then(conv).otherwise(out)).to_series()
+    return out.alias(local.name)
+
+
+def _legacy_text(times: pl.Series) -> pl.Series:
+    return times.dt.to_string("%Y-%m-%d %H:%M:%S")
+
+
+def _money_text(micros: pl.Series) -> pl.Series:
+    """Exact decimal text with six places from non-negative micros."""
+    return (micros // 1_000_000).cast(pl.String) + "." + (micros % 1_000_000).cast(pl.String).str.zfill(6)
+
+
+def generate(rows: int, seed: int, rates: dict[str, float]) -> Scenario:
+    """The old store, the migrated new store and the ground truth for `rows` line items."""
+    rng = np.random.default_rng(seed)
+    n = sizes(rows)
+
+    # -- advertisers ---------------------------------------------------------------------
+    adv_ids = _ids(rng, n["advertisers"])
+    adv_zone = pl.Series([ZONES[i] for i in rng.integers(0, len(ZONES), len(adv_ids))])
+    advertisers = pl.DataFrame(
+        {
+            "id": adv_ids,
+            "name": _names(rng, "Advertiser", adv_ids),
+            "time_zone": adv_zone,
+            "currency": [["USD", "EUR", "JPY", "GBP"][i] for i in rng.integers(0, 4, len(adv_ids))],
+            "status": [["ACTIVE", "INACTIVE", "BLOCKED"][i] for i in rng.integers(0, 3, len(adv_ids))],
+            "created_local": _local_times(rng, len(adv_ids), adv_zone),
+            "deleted": np.zeros(len(adv_ids), dtype=np.int8),
+        }
+    )
+
+    # -- orders (campaigns): ids ascend with their advertiser, as they were created --------
+    ord_ids = _ids(rng, n["orders"])
+    ord_adv = np.sort(rng.choice(adv_ids, len(ord_ids)))
+    ord_start = _local_times(rng, len(ord_ids), NETWORK_ZONE)
+    orders = pl.DataFrame(
+        {
+            "id": ord_ids,
+            "advertiser_id": ord_adv,
+            "name": _names(rng, "Order", ord_ids),
+            "status_code": rng.integers(0, 6, len(ord_ids)).astype(np.int8),
+            "start_local": ord_start,
+            "budget_micros": rng.integers(1, 5_000_000, len(ord_ids)) * 10_000,
+            "deleted": np.zeros(len(ord_ids), dtype=np.int8),
+        }
+    ).with_columns(_valid_end(ord_start, rng).alias("end_local"))
+
+    # -- line items ----------------------------------------------------------------------
+    li_ids = _ids(rng, n["line_items"])
+    pick = np.sort(rng.integers(0, len(ord_ids), len(li_ids)))
+    li_start = _local_times(rng, len(li_ids), NETWORK_ZONE)
+    updated = pl.Series(
+        (
+            np.datetime64("2025-06-01T00:00:00")
+            + rng.integers(0, 180 * 86400, len(li_ids)).astype("timedelta64[s]")
+        ).astype("datetime64[us]")
+    )
+    items = pl.DataFrame(
+        {
+            "id": li_ids,
+            "order_id": ord_ids[pick],
+            "advertiser_id": ord_adv[pick],
+            "name": _names(rng, "Line", li_ids),
+            "status_code": rng.integers(0, 6, len(li_ids)).astype(np.int8),
+            "line_type": [LINE_TYPES[i] for i in rng.integers(0, len(LINE_TYPES), len(li_ids))],
+            "start_local": li_start,
+            "budget_micros": rng.integers(1, 2_000_000, len(li_ids)) * 10_000,
+            "cost_per_unit_micros": rng.integers(1, 50_000, len(li_ids)) * 10_000,
+            "units_bought": rng.integers(1_000, 10_000_000, len(li_ids)),
+            "deleted": np.zeros(len(li_ids), dtype=np.int8),
+            "updated_at": updated,
+        }
+    ).with_columns(_valid_end(li_start, rng).alias("end_local"), pl.lit(None, pl.String).alias("end_text"))
+
+    # -- creatives -----------------------------------------------------------------------
+    cr_ids = _ids(rng, n["creatives"])
+    size = rng.integers(0, len(SIZES), len(cr_ids))
+    creatives = pl.DataFrame(
+        {
+            "id": cr_ids,
+            "advertiser_id": np.sort(rng.choice(adv_ids, len(cr_ids))),
+            "name": _names(rng, "Creative", cr_ids),
+            "width": np.array([SIZES[i][0] for i in size], dtype=np.int32),
+            "height": np.array([SIZES[i][1] for i in size], dtype=np.int32),
+            "created_local": _local_times(rng, len(cr_ids), NETWORK_ZONE),
+            "deleted": np.zeros(len(cr_ids), dtype=np.int8),
+        }
+    )
+
+    # -- plant the traits each defect needs, on disjoint rows ------------------------------
+    order = rng.permutation(len(li_ids))
+    chosen: dict[str, np.ndarray] = {}
+    at = 0
+    for name, defect in DEFECTS.items():
+        count = round(rates[name] * len(li_ids))
+        if defect.entity == "line_item":
+            chosen[name] = np.sort(order[at : at + count])
+            at += count
+    items = _plant(items, chosen, rng)
+    adv_nfd = np.sort(rng.permutation(len(adv_ids))[: round(rates["nfd_normalized"] * len(adv_ids))])
+    advertisers = advertisers.with_columns(
+        pl.Series(
+            "name",
+            [
+                unicodedata.normalize("NFD", f"{ACCENTED[i % len(ACCENTED)]} {nm}")
+                if i in set(adv_nfd)
+                else nm
+                for i, nm in enumerate(advertisers["name"])
+            ],
+        )
+    )
+
+    phantoms = _phantoms(items, len(chosen["phantom"]), rng)
+    new = migrate(advertisers, orders, items, creatives, chosen, phantoms)
+    old = _legacy_tables(advertisers, orders, items, creatives)
+    truth = _truth(items, advertisers, chosen, adv_nfd, phantoms)
+    planted = {name: len(idx) for name, idx in chosen.items()}
+    planted["nfd_normalized"] += len(adv_nfd)
+    return Scenario(old, new, truth, planted)
+
+
+def _valid_end(start: pl.Series, rng: np.random.Generator) -> pl.Series:
+    """An end some weeks after the start, moved off any invalid local time (whole days keep it)."""
+    days = rng.integers(7, 365, len(start))
+    return _unambiguous(
+        start + pl.Series(days.astype("timedelta64[D]").astype("timedelta64[us]")), NETWORK_ZONE
+    )
+
+
+def _plant(items: pl.DataFrame, chosen: dict[str, np.ndarray], rng: np.random.Generator) -> pl.DataFrame:
+    """Give the chosen rows of the old store the trait their defect needs."""
+    n = items.height
+
+    def mask(name: str) -> pl.Series:
+        m = np.zeros(n, dtype=bool)
+        m[chosen[name]] = True
+        return pl.Series(m)
+
+    # DST fall-back: a start time inside the repeated hour 01:00-01:59:59 of a first Sunday in Nov.
+    dst = mask("dst_fallback")
+    years = rng.choice(list(FALL_BACK), n)
+    ambiguous = pl.Series([dt.datetime.combine(FALL_BACK[int(y)], dt.time(1)) for y in years]) + pl.Series(
+        rng.integers(0, 3600, n).astype("timedelta64[s]").astype("timedelta64[us]")
+    )
+    sub_cent = pl.Series(rng.integers(1, 10_000, n))
+    status = pl.Series(rng.choice([7, 9], n).astype(np.int8))
+    spaces = pl.Series([" " * k for k in rng.integers(1, 4, n)])
+    accent = pl.Series([ACCENTED[i] for i in rng.integers(0, len(ACCENTED), n)])
+    items = items.with_columns(
+        pl.when(dst).then(ambiguous).otherwise(pl.col("start_local")).alias("start_local"),
+        pl.when(mask("money_float_rounding"))
+        .then(pl.col("budget_micros") + sub_cent)
+        .otherwise(pl.col("budget_micros"))
+        .alias("budget_micros"),
+        pl.when(mask("far_future_sentinel") | mask("zero_date"))
+        .then(None)
+        .otherwise(pl.col("end_local"))
+        .alias("end_local"),
+        pl.when(mask("zero_date")).then(pl.lit(ZERO_DATE)).otherwise(None).alias("end_text"),
+        pl.when(mask("unknown_status")).then(status).otherwise(pl.col("status_code")).alias("status_code"),
+        pl.when(mask("trailing_space_trimmed"))
+        .then(pl.col("name") + spaces)
+        .when(mask("nfd_normalized"))
+        .then(accent + " " + pl.col("name"))
+        .otherwise(pl.col("name"))
+        .alias("name"),
+        pl.when(mask("soft_deleted_not_migrated"))
+        .then(1)
+        .otherwise(pl.col("deleted"))
+        .cast(pl.Int8)
+        .alias("deleted"),
+    )
+    # The DST rows' end must stay after their new start and valid: a month on, at noon.
+    items = items.with_columns(
+        pl.when(dst)
+        .then((pl.col("start_local") + dt.timedelta(days=30)).dt.truncate("1d") + dt.timedelta(hours=12))
+        .otherwise(pl.col("end_local"))
+        .alias("end_local")
+    )
+    nfd = mask("nfd_normalized").to_numpy()
+    names = items["name"].to_list()
+    for i in np.flatnonzero(nfd):
+        names[i] = unicodedata.normalize("NFD", names[i])
+    return items.with_columns(pl.Series("name", names))
+
+
+def _phantoms(items: pl.DataFrame, count: int, rng: np.random.Generator) -> pl.DataFrame:
+    """Rows the new system invents: copies of real rows under ids the old store never had."""
+    base = (
+        items.filter(pl.col("deleted") == 0).sample(count, seed=int(rng.integers(1 << 31)))
+        if count
+        else items.head(0)
+    )
+    top = int(items["id"].max() or 0)
+    return base.with_columns(
+        pl.Series("id", np.arange(top + 1, top + 1 + base.height, dtype=np.uint64)).cast(items["id"].dtype)
+    )
+
+
+def migrate(
+    advertisers: pl.DataFrame,
+    orders: pl.DataFrame,
+    items: pl.DataFrame,
+    creatives: pl.DataFrame,
+    chosen: dict[str, np.ndarray],
+    phantoms: pl.DataFrame,
+) -> dict[str, pl.DataFrame]:
+    """What the new system writes for the old rows, edge-case defects included.
+
+    Its defects: ambiguous local times resolved to the later instant, budgets rounded to cents
+    through a float, open end dates written as the 2038 sentinel and zero dates as the epoch,
+    unknown status codes as 'UNKNOWN', names NFC-normalized and right-trimmed, soft-deleted
+    rows skipped, some rows dropped, some written twice, and some invented.
+    """
+    advertiser = pl.DataFrame(
+        {
+            "advertiser_id": advertisers["id"],
+            "name": [unicodedata.normalize("NFC", s) for s in advertisers["name"]],
+            "time_zone": advertisers["time_zone"],
+            "currency_code": advertisers["currency"],
+            "state": advertisers["status"],
+            "created_at": _to_utc(advertisers["created_local"], advertisers["time_zone"]),
+            "archived": advertisers["deleted"] == 1,
+        }
+    )
+    campaign = pl.DataFrame(
+        {
+            "advertiser_id": orders["advertiser_id"],
+            "campaign_id": orders["id"],
+            "name": orders["name"],
+            "state": orders["status_code"].map_elements(lambda c: ORDER_STATES[c], return_dtype=pl.String),
+            "start_time": _to_utc(orders["start_local"], NETWORK_ZONE),
+            "end_time": _to_utc(orders["end_local"], NETWORK_ZONE),
+            "budget": _money_text(orders["budget_micros"]),
+            "archived": orders["deleted"] == 1,
+        }
+    )
+    dropped = np.zeros(items.height, dtype=bool)
+    dropped[chosen["dropped"]] = True
+    kept = items.filter(~pl.Series(dropped) & (pl.col("deleted") == 0))
+    kept = pl.concat([kept, phantoms])
+    states = dict(enumerate(LINE_STATES))
+    end = _to_utc(kept["end_local"], NETWORK_ZONE, ambiguous="latest")
+    line_item = pl.DataFrame(
+        {
+            "advertiser_id": kept["advertiser_id"],
+            "campaign_id": kept["order_id"],
+            "line_item_id": kept["id"],
+            "name": [unicodedata.normalize("NFC", s).rstrip(" ") for s in kept["name"]],
+            "state": kept["status_code"].replace_strict(states, default="UNKNOWN", return_dtype=pl.String),
+            "line_type": kept["line_type"],
+            "start_time": _to_utc(kept["start_local"], NETWORK_ZONE, ambiguous="latest"),
+            "end_time": pl.select(
+                pl.when(kept["end_text"] == ZERO_DATE)
+                .then(pl.lit(EPOCH))
+                .when(end.is_null())
+                .then(pl.lit(SENTINEL))
+                .otherwise(end)
+            ).to_series(),
+            # Money through a float, rounded to cents: exact only for whole cents.
+            "budget": [f"{round(m / 1e6, 2):.6f}" for m in kept["budget_micros"]],
+            "cost_per_unit": _money_text(kept["cost_per_unit_micros"]),
+            "units_bought": kept["units_bought"],
+            "archived": kept["deleted"] == 1,
+            "updated_at": kept["updated_at"].dt.replace_time_zone("UTC"),
+        }
+    )
+    dup = np.zeros(items.height, dtype=bool)
+    dup[chosen["duplicated"]] = True
+    dup_keys = items.filter(pl.Series(dup)).select(
+        pl.col("advertiser_id"), pl.col("order_id").alias("campaign_id"), pl.col("id").alias("line_item_id")
+    )
+    line_item = pl.concat([line_item, line_item.join(dup_keys, on=list(dup_keys.columns), how="semi")])
+    line_item = line_item.sort("advertiser_id", "campaign_id", "line_item_id", maintain_order=True)
+    creative = pl.DataFrame(
+        {
+            "advertiser_id": creatives["advertiser_id"],
+            "creative_id": creatives["id"],
+            "name": creatives["name"],
+            "size": creatives["width"].cast(pl.String) + "x" + creatives["height"].cast(pl.String),
+            "created_at": _to_utc(creatives["created_local"], NETWORK_ZONE),
+            "archived": creatives["deleted"] == 1,
+        }
+    )
+    return {"advertiser": advertiser, "campaign": campaign, "line_item": line_item, "creative": creative}
+
+
+def _legacy_tables(
+    advertisers: pl.DataFrame, orders: pl.DataFrame, items: pl.DataFrame, creatives: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """The old store's rows, dates in the legacy text form (zero dates included)."""
+    return {
+        "advertisers": advertisers.with_columns(
+            _legacy_text(pl.col("created_local")).alias("created_at")
+        ).select("id", "name", "time_zone", "currency", "status", "created_at", "deleted"),
+        "orders": orders.with_columns(
+            _legacy_text(pl.col("start_local")).alias("start_date"),
+            _legacy_text(pl.col("end_local")).alias("end_date"),
+        ).select(
+            "id", "advertiser_id", "name", "status_code", "start_date", "end_date", "budget_micros", "deleted"
+        ),
+        "line_items": items.with_columns(
+            _legacy_text(pl.col("start_local")).alias("start_time"),
+            pl.coalesce(pl.col("end_text"), _legacy_text(pl.col("end_local"))).alias("end_time"),
+            _legacy_text(pl.col("updated_at")).alias("updated_at"),
+        ).select(
+            "id",
+            "order_id",
+            "advertiser_id",
+            "name",
+            "status_code",
+            "line_type",
+            "start_time",
+            "end_time",
+            "budget_micros",
+            "cost_per_unit_micros",
+            "units_bought",
+            "deleted",
+            "updated_at",
+        ),
+        "creatives": creatives.with_columns(_legacy_text(pl.col("created_local")).alias("created_at")).select(
+            "id", "advertiser_id", "name", "width", "height", "created_at", "deleted"
+        ),
+    }
+
+
+def _truth(
+    items: pl.DataFrame,
+    advertisers: pl.DataFrame,
+    chosen: dict[str, np.ndarray],
+    adv_nfd: np.ndarray,
+    phantoms: pl.DataFrame,
+) -> pl.DataFrame:
+    rows: list[dict[str, object]] = []
+    keys = items.select("advertiser_id", "order_id", "id").to_numpy()
+    for name, idx in chosen.items():
+        defect = DEFECTS[name]
+        if name == "phantom":
+            idx_keys = phantoms.select("advertiser_id", "order_id", "id").to_numpy()
+        else:
+            idx_keys = keys[idx]
+        for k in idx_keys:
+            rows.append(
+                {
+                    "entity": "line_item",
+                    "defect": name,
+                    "kind": defect.kind,
+                    "column": defect.column,
+                    "key": json.dumps([int(x) for x in k], separators=(",", ":")),
+                }
+            )
+    for i in adv_nfd:
+        rows.append(
+            {
+                "entity": "advertiser",
+                "defect": "nfd_normalized",
+                "kind": "value",
+                "column": "name",
+                "key": json.dumps([int(advertisers["id"][int(i)])]),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "entity": pl.String,
+            "defect": pl.String,
+            "kind": pl.String,
+            "column": pl.String,
+            "key": pl.String,
+        },
+    )

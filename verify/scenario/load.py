@@ -1,0 +1,180 @@
+"""Bulk loaders for the scenario: LOAD DATA LOCAL INFILE, COPY, and one SQLite transaction."""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from verify.errors import SourceError
+from verify.sources.urls import SourceURL
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def ddl(scenario: str, side: str, family: str) -> tuple[list[str], list[str]]:
+    """The scenario's CREATE statements and its after-load statements for one dialect."""
+    path = SCHEMAS / scenario / f"{side}.{family}.sql"
+    text = path.read_text(encoding="utf-8")
+    before, _, after = text.partition("-- @after-load")
+    return _statements(before), _statements(after)
+
+
+def _statements(text: str) -> list[str]:
+    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _typed_text(df: pl.DataFrame, family: str) -> pl.DataFrame:
+    """Timestamps as text with their offset and booleans as the dialect writes them."""
+    out = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            col = col.dt.to_string("%Y-%m-%d %H:%M:%S+00:00")
+        elif dtype == pl.Boolean:
+            col = col.cast(pl.Int8) if family in ("sqlite", "mysql") else col
+        out.append(col)
+    return df.select(out)
+
+
+def load(url: SourceURL, scenario: str, side: str, tables: dict[str, pl.DataFrame]) -> None:
+    """Drop and create the scenario's tables at `url`, then bulk-load `tables` into them."""
+    family = url.family
+    create, after = ddl(scenario, side, family or "")
+    if family == "sqlite":
+        _load_sqlite(url, create, after, tables)
+    elif family == "mysql":
+        _load_mysql(url, create, after, tables)
+    elif family == "postgres":
+        _load_postgres(url, create, after, tables)
+
+
+def _load_sqlite(
+    url: SourceURL, create: list[str], after: list[str], tables: dict[str, pl.DataFrame]
+) -> None:
+    path = url.sqlite_path or ""
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        for name in tables:
+            conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+        for stmt in create:
+            conn.execute(stmt)
+        for name, df in tables.items():
+            df = _typed_text(df, "sqlite")
+            marks = ", ".join("?" * df.width)
+            conn.executemany(
+                f'INSERT INTO "{name}" ({", ".join(df.columns)}) VALUES ({marks})', df.iter_rows()
+            )
+        for stmt in after:
+            conn.execute(stmt)
+        conn.commit()
+        conn.execute("ANALYZE")
+    finally:
+        conn.close()
+
+
+def _mysql_connect(url: SourceURL) -> Any:
+    import pymysql
+
+    u = url.url
+    try:
+        return pymysql.connect(
+            host=u.host or "127.0.0.1",
+            port=u.port or 3306,
+            user=u.username,
+            password=u.password or "",
+            database=u.database,
+            charset="utf8mb4",
+            local_infile=True,
+            autocommit=True,
+            connect_timeout=10,
+        )
+    except pymysql.err.MySQLError as exc:
+        raise SourceError(
+            f"cannot connect to {url.masked}: {exc.args[-1]}; check the host, user, password and database",
+            url.masked,
+        ) from None
+
+
+def _load_mysql(url: SourceURL, create: list[str], after: list[str], tables: dict[str, pl.DataFrame]) -> None:
+    conn = _mysql_connect(url)
+    try:
+        with conn.cursor() as cur, tempfile.TemporaryDirectory() as tmp:
+            cur.execute("SET SESSION sql_mode = ''")  # the legacy store holds zero dates
+            cur.execute("SET SESSION unique_checks = 0")
+            cur.execute("SET SESSION foreign_key_checks = 0")
+            for name in tables:
+                cur.execute(f"DROP TABLE IF EXISTS `{name}`")
+            for stmt in create:
+                cur.execute(stmt)
+            for name, df in tables.items():
+                path = os.path.join(tmp, f"{name}.tsv")
+                _typed_text(df, "mysql").write_csv(
+                    path, separator="\t", include_header=False, null_value="\\N", quote_style="never"
+                )
+                cur.execute(
+                    f"LOAD DATA LOCAL INFILE %s INTO TABLE `{name}` CHARACTER SET utf8mb4 "
+                    "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+                    f"({', '.join(f'`{c}`' for c in df.columns)})",
+                    (path,),
+                )
+            for stmt in after:
+                cur.execute(stmt)
+            for name in tables:
+                cur.execute(f"ANALYZE TABLE `{name}`")
+                cur.fetchall()
+    finally:
+        conn.close()
+
+
+def _load_postgres(
+    url: SourceURL, create: list[str], after: list[str], tables: dict[str, pl.DataFrame]
+) -> None:
+    import psycopg
+
+    u = url.url
+    try:
+        conn = psycopg.connect(
+            host=u.host or "127.0.0.1",
+            port=u.port or 5432,
+            user=u.username,
+            password=u.password or None,
+            dbname=u.database,
+            connect_timeout=10,
+            autocommit=True,
+        )
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(
+            f"cannot connect to {url.masked}: {first}; check the host, user, password and database",
+            url.masked,
+        ) from None
+    try:
+        for name in tables:
+            conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+        for stmt in create:
+            conn.execute(stmt)
+        for name, df in tables.items():
+            buf = io.BytesIO()
+            _typed_text(df, "postgres").write_csv(buf, include_header=False)
+            cols = ", ".join(f'"{c}"' for c in df.columns)
+            with conn.cursor() as cur, cur.copy(f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)') as cp:
+                view = buf.getbuffer()
+                for at in range(0, len(view), 1 << 20):
+                    cp.write(view[at : at + (1 << 20)])
+        for stmt in after:
+            conn.execute(stmt)
+        for name in tables:
+            conn.execute(f'ANALYZE "{name}"')
+    finally:
+        conn.close()
