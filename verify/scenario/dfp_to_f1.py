@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -137,7 +138,9 @@ def _unambiguous(times: pl.Series, zones: pl.Series | str) -> pl.Series:
     return frame["t"]
 
 
-def _to_utc(local: pl.Series, zones: pl.Series | str, ambiguous: str = "earliest") -> pl.Series:
+def _to_utc(
+    local: pl.Series, zones: pl.Series | str, ambiguous: Literal["earliest", "latest"] = "earliest"
+) -> pl.Series:
     if isinstance(zones, str):
         return local.dt.replace_time_zone(zones, ambiguous=ambiguous).dt.convert_time_zone("UTC")
     out = pl.Series(local.name, [None] * len(local), dtype=pl.Datetime("us", "UTC"))
@@ -147,7 +150,7 @@ def _to_utc(local: pl.Series, zones: pl.Series | str, ambiguous: str = "earliest
     return out.alias(local.name)
 
 
-def _legacy_text(times: pl.Series) -> pl.Series:
+def _legacy_text(times: pl.Expr) -> pl.Expr:
     return times.dt.to_string("%Y-%m-%d %H:%M:%S")
 
 
@@ -338,7 +341,7 @@ def _phantoms(items: pl.DataFrame, count: int, rng: np.random.Generator) -> pl.D
         if count
         else items.head(0)
     )
-    top = int(items["id"].max() or 0)
+    top = int(items["id"].max() or 0)  # type: ignore[arg-type]
     return base.with_columns(
         pl.Series("id", np.arange(top + 1, top + 1 + base.height, dtype=np.uint64)).cast(items["id"].dtype)
     )
