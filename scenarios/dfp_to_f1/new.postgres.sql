@@ -47,4 +47,6 @@ CREATE TABLE creative (
 -- @after-load
 ALTER TABLE campaign ADD PRIMARY KEY (advertiser_id, campaign_id);
 CREATE INDEX line_item_key ON line_item (advertiser_id, campaign_id, line_item_id);
+-- The global index by id (as F1 keeps for child rows looked up without their parents).
+CREATE INDEX line_item_by_id ON line_item (line_item_id);
 ALTER TABLE creative ADD PRIMARY KEY (advertiser_id, creative_id);

@@ -23,4 +23,5 @@ CREATE TABLE creative (
 -- @after-load
 CREATE UNIQUE INDEX campaign_key ON campaign (advertiser_id, campaign_id);
 CREATE INDEX line_item_key ON line_item (advertiser_id, campaign_id, line_item_id);
+CREATE INDEX line_item_by_id ON line_item (line_item_id);
 CREATE UNIQUE INDEX creative_key ON creative (advertiser_id, creative_id);
