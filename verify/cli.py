@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from verify import __version__
-from verify.errors import EXIT_BAD_INPUT, VerifyError
+from verify.errors import VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -169,9 +169,7 @@ def check(mapping_path: str, old_url: str, new_url: str) -> None:
     from verify.engine.check import check_mapping
     from verify.report.terminal import render_check
 
-    result = check_mapping(mapping_path, old_url, new_url)
-    click.echo(render_check(result))
-    sys.exit(0 if result.ok else EXIT_BAD_INPUT)
+    click.echo(render_check(check_mapping(mapping_path, old_url, new_url)))
 
 
 @main.command()

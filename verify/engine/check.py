@@ -13,10 +13,6 @@ class CheckResult:
 
     entities: tuple[EntityPlan, ...]
 
-    @property
-    def ok(self) -> bool:
-        return True  # a mapping that does not fit raises MappingError with every problem
-
     def describe(self) -> str:
         lines = []
         for p in self.entities:
@@ -33,6 +29,7 @@ class CheckResult:
 
 
 def check_mapping(mapping_path: str, old_url: str, new_url: str) -> CheckResult:
+    """Plan every entity without reading rows; a mapping that does not fit raises MappingError."""
     from verify.engine.run import DiffOptions, plan_run
 
     plans, _, _ = plan_run(DiffOptions(mapping_path=mapping_path, old_url=old_url, new_url=new_url))
