@@ -9,6 +9,7 @@ Writes bench/results/latest.json and prints a table. Sizes: BENCH_ROWS (default 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -127,8 +128,9 @@ def datacompy_compare() -> float:
 
     Runs in .venv-bench (datacompy needs pandas; verify is measured without it, as installed).
     """
-    proc = subprocess.run([str(BENCH_PYTHON), __file__, "--datacompy"], capture_output=True,
-                          text=True, check=True, cwd=ROOT)
+    proc = subprocess.run(
+        [str(BENCH_PYTHON), __file__, "--datacompy"], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return float(proc.stdout.strip().splitlines()[-1])
 
 
@@ -171,25 +173,23 @@ def main() -> None:
     for rows in sizes:
         print(f"== {rows:,} line items: building the scenario (MariaDB old, PostgreSQL new)", flush=True)
         fresh_databases()
-        build_s = timed(
-            subprocess.run,
-            [
-                VERIFY,
-                "scenario",
-                "build",
-                "dfp_to_f1",
-                "--old",
-                MYSQL,
-                "--new",
-                POSTGRES,
-                "--rows",
-                str(rows),
-                "--seed",
-                "7",
-                "--truth",
-                str(out_root / f"truth-{rows}.parquet"),
-            ],
-        )[0]
+        build = [
+            VERIFY,
+            "scenario",
+            "build",
+            "dfp_to_f1",
+            "--old",
+            MYSQL,
+            "--new",
+            POSTGRES,
+            "--rows",
+            str(rows),
+            "--seed",
+            "7",
+            "--truth",
+            str(out_root / f"truth-{rows}.parquet"),
+        ]
+        build_s = timed(functools.partial(subprocess.run, build, check=True, stdout=subprocess.DEVNULL))[0]
         entry: dict = {"rows": rows, "build_s": round(build_s, 2)}
         raw_read()  # warm both servers' caches so every contender reads from memory
         entry["raw_read_s"] = round(min(raw_read() for _ in range(2)), 2)

@@ -61,6 +61,22 @@ def stores(tmp_path: Path) -> dict[str, str]:
     }
 
 
+def diff_argv(stores: dict[str, str], *extra: str) -> list[str]:
+    """`verify diff` over the fixture's stores, with extra options."""
+    return [
+        "diff",
+        "--mapping",
+        stores["mapping"],
+        "--old",
+        stores["old"],
+        "--new",
+        stores["new"],
+        "--out",
+        stores["out"],
+        *extra,
+    ]
+
+
 def test_help_and_version():
     runner = CliRunner()
     result = runner.invoke(main, ["--help"])
@@ -72,24 +88,7 @@ def test_help_and_version():
 
 
 def test_diff_reports_blocking_differences_and_writes_the_run(stores):
-    result = CliRunner().invoke(
-        main,
-        [
-            "diff",
-            "--mapping",
-            stores["mapping"],
-            "--old",
-            stores["old"],
-            "--new",
-            stores["new"],
-            "--out",
-            stores["out"],
-            "--format",
-            "json",
-            "--workers",
-            "1",
-        ],
-    )
+    result = CliRunner().invoke(main, diff_argv(stores, "--format", "json", "--workers", "1"))
     assert result.exit_code == 1, result.output
     summary = json.loads(result.output)
     orders = summary["entities"]["orders"]
@@ -144,19 +143,7 @@ def test_bad_input_exits_2_with_one_message(stores, args, needle):
 
 
 def test_a_used_run_directory_is_refused(stores):
-    argv = [
-        "diff",
-        "--mapping",
-        stores["mapping"],
-        "--old",
-        stores["old"],
-        "--new",
-        stores["new"],
-        "--out",
-        stores["out"],
-        "--workers",
-        "1",
-    ]
+    argv = diff_argv(stores, "--workers", "1")
     assert CliRunner().invoke(main, argv).exit_code == 1
     again = CliRunner().invoke(main, argv)
     assert again.exit_code == 2 and "already holds files" in again.output
@@ -164,20 +151,7 @@ def test_a_used_run_directory_is_refused(stores):
 
 def test_password_is_masked_in_errors(stores):
     url = "mysql+pymysql://root:s3cr3t-pw@127.0.0.1:1/none"
-    result = CliRunner().invoke(
-        main,
-        [
-            "diff",
-            "--mapping",
-            stores["mapping"],
-            "--old",
-            url,
-            "--new",
-            stores["new"],
-            "--out",
-            stores["out"],
-        ],
-    )
+    result = CliRunner().invoke(main, diff_argv({**stores, "old": url}))
     assert result.exit_code == 2, result.output
     assert "s3cr3t-pw" not in result.output
     assert "***" in result.output
@@ -186,22 +160,7 @@ def test_password_is_masked_in_errors(stores):
 def test_real_subprocess_run(stores):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "verify.cli",
-            "diff",
-            "--mapping",
-            stores["mapping"],
-            "--old",
-            stores["old"],
-            "--new",
-            stores["new"],
-            "--out",
-            stores["out"],
-            "--workers",
-            "2",
-        ],
+        [sys.executable, "-m", "verify.cli", *diff_argv(stores, "--workers", "2")],
         capture_output=True,
         text=True,
         env=env,

@@ -22,10 +22,19 @@ NY = ZoneInfo("America/New_York")
 UTC = dt.UTC
 STATES = ["DRAFT", "READY", "DELIVERING", "PAUSED", "COMPLETED", "CANCELED"]
 # Raised so that every defect has several rows in a small build.
-HIGH = ("dst_fallback=0.01", "money_float_rounding=0.01", "far_future_sentinel=0.01",
-        "zero_date=0.01", "unknown_status=0.01", "nfd_normalized=0.02",
-        "trailing_space_trimmed=0.01", "soft_deleted_not_migrated=0.01", "dropped=0.005",
-        "duplicated=0.005", "phantom=0.005")
+HIGH = (
+    "dst_fallback=0.01",
+    "money_float_rounding=0.01",
+    "far_future_sentinel=0.01",
+    "zero_date=0.01",
+    "unknown_status=0.01",
+    "nfd_normalized=0.02",
+    "trailing_space_trimmed=0.01",
+    "soft_deleted_not_migrated=0.01",
+    "dropped=0.005",
+    "duplicated=0.005",
+    "phantom=0.005",
+)
 
 
 def test_same_seed_same_data_other_seed_other_data():
@@ -59,12 +68,15 @@ def test_rate_overrides_and_no_defects_at_all():
     assert clean.new["line_item"].height == clean.old["line_items"].height
 
 
-@pytest.mark.parametrize(("rates", "needle"), [
-    (("nope=0.1",), "unknown defect 'nope'"),
-    (("dropped=2",), "between 0 and 1"),
-    (("dropped",), "must be DEFECT=RATE"),
-    (("all=0.2",), "add up to more than 1"),
-])
+@pytest.mark.parametrize(
+    ("rates", "needle"),
+    [
+        (("nope=0.1",), "unknown defect 'nope'"),
+        (("dropped=2",), "between 0 and 1"),
+        (("dropped",), "must be DEFECT=RATE"),
+        (("all=0.2",), "add up to more than 1"),
+    ],
+)
 def test_bad_rates_are_clear_errors(rates, needle):
     with pytest.raises(UsageError, match=needle):
         parse_rates(rates)
@@ -72,11 +84,17 @@ def test_bad_rates_are_clear_errors(rates, needle):
 
 def test_unsupported_backends_are_refused(tmp_path):
     with pytest.raises(SourceError, match="cannot load its old store into postgresql"):
-        build("dfp_to_f1", old_url="postgresql+psycopg://u@127.0.0.1/x",
-              new_url=f"sqlite:///{tmp_path}/n.db", rows=10, seed=1)
+        build(
+            "dfp_to_f1",
+            old_url="postgresql+psycopg://u@127.0.0.1/x",
+            new_url=f"sqlite:///{tmp_path}/n.db",
+            rows=10,
+            seed=1,
+        )
 
 
 # -- the truth against the data actually loaded ------------------------------------------------
+
 
 def rows(url: str, sql: str) -> list[dict]:
     engine = create_engine(url)
@@ -109,16 +127,26 @@ def money(value) -> Decimal:
 
 def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysql: bool) -> None:
     truth_path = tmp_path / "truth.parquet"
-    build("dfp_to_f1", old_url=old_url, new_url=new_url, rows=3000, seed=21,
-          truth_path=str(truth_path), rates=HIGH)
+    build(
+        "dfp_to_f1",
+        old_url=old_url,
+        new_url=new_url,
+        rows=3000,
+        seed=21,
+        truth_path=str(truth_path),
+        rates=HIGH,
+    )
     truth = pl.read_parquet(truth_path)
     planted = {(r["entity"], r["key"]): r for r in truth.iter_rows(named=True)}
     as_text = "CAST({} AS CHAR)" if old_is_mysql else "{}"
-    old = rows(old_url, "SELECT id, order_id, advertiser_id, name, status_code, line_type, "
-                        f"{as_text.format('start_time')} AS start_time, "
-                        f"{as_text.format('end_time')} AS end_time, budget_micros, "
-                        "cost_per_unit_micros, units_bought, deleted, "
-                        f"{as_text.format('updated_at')} AS updated_at FROM line_items")
+    old = rows(
+        old_url,
+        "SELECT id, order_id, advertiser_id, name, status_code, line_type, "
+        f"{as_text.format('start_time')} AS start_time, "
+        f"{as_text.format('end_time')} AS end_time, budget_micros, "
+        "cost_per_unit_micros, units_bought, deleted, "
+        f"{as_text.format('updated_at')} AS updated_at FROM line_items",
+    )
     new = rows(new_url, "SELECT * FROM line_item")
     new_by_key: dict[str, list[dict]] = {}
     for r in new:
@@ -140,9 +168,14 @@ def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysq
         if p is None:
             assert len(got) == 1, key
             g = got[0]
-            actual = {"name": g["name"], "state": g["state"], "start_time": as_utc(g["start_time"]),
-                      "end_time": as_utc(g["end_time"]), "budget": money(g["budget"]),
-                      "cost_per_unit": money(g["cost_per_unit"])}
+            actual = {
+                "name": g["name"],
+                "state": g["state"],
+                "start_time": as_utc(g["start_time"]),
+                "end_time": as_utc(g["end_time"]),
+                "budget": money(g["budget"]),
+                "cost_per_unit": money(g["cost_per_unit"]),
+            }
             assert actual == want, key
             assert bool(g["archived"]) is (o["deleted"] == 1)
             assert int(g["units_bought"]) == int(o["units_bought"])
@@ -160,7 +193,9 @@ def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysq
         if defect == "dst_fallback":
             assert as_utc(g["start_time"]) == want["start_time"] + dt.timedelta(hours=1)
             naive = dt.datetime.fromisoformat(o["start_time"])
-            assert naive.replace(tzinfo=NY, fold=0).utcoffset() != naive.replace(tzinfo=NY, fold=1).utcoffset()
+            assert (
+                naive.replace(tzinfo=NY, fold=0).utcoffset() != naive.replace(tzinfo=NY, fold=1).utcoffset()
+            )
         elif defect == "money_float_rounding":
             assert o["budget_micros"] % 10_000 != 0
             assert money(g["budget"]) == money(round(o["budget_micros"] / 1e6, 2)) != want["budget"]
@@ -181,21 +216,23 @@ def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysq
         assert p["column"] == DEFECTS[defect].column
     assert seen > 2500
     # Phantoms: keys only in the new store, and exactly those.
-    old_keys = {json.dumps([o["advertiser_id"], o["order_id"], o["id"]], separators=(",", ":"))
-                for o in old}
+    old_keys = {json.dumps([o["advertiser_id"], o["order_id"], o["id"]], separators=(",", ":")) for o in old}
     phantom_keys = {k for (e, k), r in planted.items() if r["defect"] == "phantom"}
     assert set(new_by_key) - old_keys == phantom_keys and phantom_keys
     # Advertisers: only the planted names differ, by normalization alone.
     adv_old = {r["id"]: r["name"] for r in rows(old_url, "SELECT id, name FROM advertisers")}
-    adv_new = {r["advertiser_id"]: r["name"] for r in rows(new_url, "SELECT advertiser_id, name FROM advertiser")}
+    adv_new = {
+        r["advertiser_id"]: r["name"] for r in rows(new_url, "SELECT advertiser_id, name FROM advertiser")
+    }
     differing = {json.dumps([k]) for k in adv_old if adv_old[k] != adv_new[k]}
     assert differing == {k for (e, k) in planted if e == "advertiser"}
     assert all(unicodedata.normalize("NFC", adv_old[k]) == adv_new[k] for k in adv_old)
 
 
 def test_truth_matches_the_loaded_sqlite_stores(tmp_path):
-    check_truth_against_stores(f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}",
-                               tmp_path, old_is_mysql=False)
+    check_truth_against_stores(
+        f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}", tmp_path, old_is_mysql=False
+    )
 
 
 @pytest.mark.mysql
@@ -207,12 +244,36 @@ def test_truth_matches_the_loaded_mariadb_and_postgres_stores(mysql_db, postgres
 @pytest.mark.mysql
 @pytest.mark.postgres
 def test_the_same_seed_loads_the_same_rows_into_every_backend(mysql_db, postgres_db, tmp_path):
-    build("dfp_to_f1", old_url=mysql_db.url, new_url=postgres_db.url, rows=1500, seed=4,
-          truth_path=str(tmp_path / "a.parquet"))
-    build("dfp_to_f1", old_url=f"sqlite:///{tmp_path}/o.db", new_url=f"sqlite:///{tmp_path}/n.db",
-          rows=1500, seed=4, truth_path=str(tmp_path / "b.parquet"))
+    build(
+        "dfp_to_f1",
+        old_url=mysql_db.url,
+        new_url=postgres_db.url,
+        rows=1500,
+        seed=4,
+        truth_path=str(tmp_path / "a.parquet"),
+    )
+    build(
+        "dfp_to_f1",
+        old_url=f"sqlite:///{tmp_path}/o.db",
+        new_url=f"sqlite:///{tmp_path}/n.db",
+        rows=1500,
+        seed=4,
+        truth_path=str(tmp_path / "b.parquet"),
+    )
     assert pl.read_parquet(tmp_path / "a.parquet").equals(pl.read_parquet(tmp_path / "b.parquet"))
     sql = "SELECT id, name, budget_micros, status_code FROM line_items ORDER BY id"
     assert rows(mysql_db.url, sql) == rows(f"sqlite:///{tmp_path}/o.db", sql)
     sql_new = "SELECT line_item_id, name, state FROM line_item ORDER BY line_item_id, name"
     assert rows(postgres_db.url, sql_new) == rows(f"sqlite:///{tmp_path}/n.db", sql_new)
+
+
+def test_per_row_zones_convert_times_that_do_not_exist_in_other_zones():
+    from verify.scenario.dfp_to_f1 import _to_utc
+
+    # 02:24 on 2023-10-01 does not exist in Sydney (clocks jump to 03:00) but does in New York.
+    local = pl.Series([dt.datetime(2023, 10, 1, 2, 24), dt.datetime(2023, 10, 1, 12, 0)])
+    zones = pl.Series(["America/New_York", "Australia/Sydney"])
+    assert _to_utc(local, zones).to_list() == [
+        dt.datetime(2023, 10, 1, 6, 24, tzinfo=UTC),
+        dt.datetime(2023, 10, 1, 1, 0, tzinfo=UTC),
+    ]

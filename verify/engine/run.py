@@ -20,7 +20,7 @@ from verify.errors import RunError, UsageError, VerifyError
 from verify.mapping import load_mapping
 from verify.results import rundir
 from verify.results.summary import EntitySummary, RuleCount, RunResult
-from verify.sources.open import open_reader
+from verify.sources.open import reader_for
 from verify.sources.urls import SourceURL
 
 
@@ -47,7 +47,10 @@ def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceUR
             f"entities there: {', '.join(mapping.entities)}"
         )
     urls = {"old": SourceURL.parse(options.old_url, "old"), "new": SourceURL.parse(options.new_url, "new")}
-    readers = {side: open_reader(url, options.reader) for side, url in urls.items()}
+    readers = {
+        "old": reader_for(options.old_url, options.reader, "old"),
+        "new": reader_for(options.new_url, options.reader, "new"),
+    }
     chosen = options.entities or tuple(mapping.entities)
     plans = [plan_entity(mapping.entities[name], readers, mapping, options.segment_rows) for name in chosen]
     return plans, urls, mapping.sha256

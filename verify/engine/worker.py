@@ -18,9 +18,8 @@ from verify.engine.classify import classify
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
+from verify.sources.open import reader_for
 
-_readers: dict[tuple[str, str], Any] = {}
-_readers_lock = threading.Lock()
 _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
 
 
@@ -45,18 +44,8 @@ class SegmentResult:
     part: str | None
 
 
-def _reader(raw_url: str, kind: str) -> Any:
-    from verify.sources.open import open_reader
-    from verify.sources.urls import SourceURL
-
-    with _readers_lock:
-        if (raw_url, kind) not in _readers:
-            _readers[(raw_url, kind)] = open_reader(SourceURL.parse(raw_url), kind)
-        return _readers[(raw_url, kind)]
-
-
 def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
-    reader = _reader(task.urls[side], task.reader)
+    reader = reader_for(task.urls[side], task.reader)
     query = task.plan.queries[side]
     df: pl.DataFrame = pl.from_arrow(reader.read(segment_sql(query, task.segment, reader.dialect)))  # type: ignore[assignment]
     if query.decimal_text:

@@ -145,7 +145,10 @@ def _to_utc(
         return local.dt.replace_time_zone(zones, ambiguous=ambiguous).dt.convert_time_zone("UTC")
     out = pl.Series(local.name, [None] * len(local), dtype=pl.Datetime("us", "UTC"))
     for zone in zones.unique().to_list():
-        conv = local.dt.replace_time_zone(zone, ambiguous=ambiguous).dt.convert_time_zone("UTC")
+        # Other zones' rows may not exist in this zone; they are discarded below.
+        conv = local.dt.replace_time_zone(
+            zone, ambiguous=ambiguous, non_existent="null"
+        ).dt.convert_time_zone("UTC")
         out = pl.select(pl.when(zones == zone).then(conv).otherwise(out)).to_series()
     return out.alias(local.name)
 

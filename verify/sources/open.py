@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from verify.errors import SourceError
@@ -28,3 +29,15 @@ def open_reader(url: SourceURL, kind: str = "auto") -> Any:
             # ConnectorX cannot set the session zone; TIMESTAMP columns must be read in UTC.
             reader = SQLAlchemyReader(url, dialect)
     return reader
+
+
+_cache: dict[tuple[str, str], Any] = {}
+_cache_lock = threading.Lock()
+
+
+def reader_for(raw_url: str, kind: str = "auto", side: str = "") -> Any:
+    """One shared reader per URL and kind for the whole process (readers are thread-safe)."""
+    with _cache_lock:
+        if (raw_url, kind) not in _cache:
+            _cache[(raw_url, kind)] = open_reader(SourceURL.parse(raw_url, side), kind)
+        return _cache[(raw_url, kind)]
