@@ -137,9 +137,11 @@ def diff(
     Exit 0: no blocking difference; 1: blocking differences; 2: bad input;
     3: the run could not complete.
     """
+    from verify.engine.memory import limit_allocator_growth
     from verify.engine.run import DiffOptions, run_diff
     from verify.report.terminal import render_diff
 
+    limit_allocator_growth()
     options = DiffOptions(
         mapping_path=mapping_path,
         old_url=old_url,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -181,11 +180,9 @@ def _execute(
         for task in tasks:
             yield task, _guarded(task)
         return
-    # `workers` segments read at once; as many again are compared meanwhile.
-    read_slots = threading.Semaphore(workers)
-    with ThreadPoolExecutor(min(2 * workers, len(tasks)), thread_name_prefix="verify-segment") as pool:
+    with ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="verify-segment") as pool:
         futures: dict[Future[SegmentResult | BaseException], SegmentTask] = {
-            pool.submit(_guarded, t, read_slots): t for t in tasks
+            pool.submit(_guarded, t): t for t in tasks
         }
         try:
             for fut in as_completed(futures):
@@ -196,12 +193,9 @@ def _execute(
             raise
 
 
-def _guarded(
-    task: SegmentTask,
-    read_slots: threading.Semaphore | None = None,
-) -> SegmentResult | BaseException:
+def _guarded(task: SegmentTask) -> SegmentResult | BaseException:
     try:
-        return run_segment(task, read_slots)
+        return run_segment(task)
     except VerifyError as exc:
         return exc
     except Exception as exc:  # noqa: BLE001 - a failed segment is recorded, the run goes on

@@ -5,9 +5,7 @@ Runs on a worker thread; readers are opened once per source and shared by the th
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -53,17 +51,12 @@ def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
     return df
 
 
-def run_segment(task: SegmentTask, read_slots: threading.Semaphore | None = None) -> SegmentResult:
-    """Diff one segment and write its mismatches; returns the counters to merge.
-
-    `read_slots` caps how many segments read at once, so that with more threads than slots
-    one segment is compared while the next is already being read.
-    """
-    with read_slots or contextlib.nullcontext():
-        # Both sides are read at once: each waits on its own server.
-        old_f = _read_pool.submit(read_side, task, "old")
-        new_raw = read_side(task, "new")
-        old_raw = old_f.result()
+def run_segment(task: SegmentTask) -> SegmentResult:
+    """Diff one segment and write its mismatches; returns the counters to merge."""
+    # Both sides are read at once: each waits on its own server.
+    old_f = _read_pool.submit(read_side, task, "old")
+    new_raw = read_side(task, "new")
+    old_raw = old_f.result()
     plan = task.plan
     old = canonicalize(old_raw, plan.recipes["old"])
     new = canonicalize(new_raw, plan.recipes["new"])
