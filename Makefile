@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/verify scenario build dfp_to_f1 --rows $(ROWS) --seed 1 \
 	  --old sqlite:///$(DEMO)/old.db --new sqlite:///$(DEMO)/new.db
 	$(BIN)/verify diff --mapping mappings/dfp_to_f1.yaml \
-	  --old sqlite:///$(DEMO)/old.db --new sqlite:///$(DEMO)/new.db --out $(DEMO)/run \
+	  --old sqlite:///$(DEMO)/old.db --new sqlite:///$(DEMO)/new.db \
 	  || test $$? -eq 1  # exit 1 = blocking differences found, which is the point of the demo
 
 ## test: the whole suite, real MariaDB and PostgreSQL included
