@@ -170,3 +170,43 @@ def test_real_subprocess_run(stores):
     assert "orders: 3 rows compared" in proc.stdout
     assert "missing in new" in proc.stdout
     assert proc.stderr == ""
+
+
+def test_a_failed_segment_makes_a_partial_run_with_exit_3(tmp_path):
+    """A value that cannot be converted fails its segment only; the run says partial, exit 3."""
+    db = tmp_path / "s.db"
+    with sqlite3.connect(db) as c:
+        c.execute("CREATE TABLE t (id INTEGER, qty TEXT)")
+        c.executemany("INSERT INTO t VALUES (?, ?)", [(i, str(i)) for i in range(1, 41)])
+        c.execute("UPDATE t SET qty = 'twelve' WHERE id = 35")  # lands in the last segment
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "version: 1\nentities:\n  t:\n    old: {table: t}\n    new: {table: t}\n    key: [id]\n"
+        "    columns:\n      qty: {type: int}\n"
+    )
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        [
+            "diff",
+            "--mapping",
+            str(mapping),
+            "--old",
+            f"sqlite:///{db}",
+            "--new",
+            f"sqlite:///{db}",
+            "--out",
+            str(out),
+            "--segment-rows",
+            "10",
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    assert "'twelve'" in result.output and "PARTIAL" in result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "partial"
+    assert run["segments"]["done"] == run["segments"]["total"] - 1
+    assert [f["index"] for f in run["segments"]["failed"]] == [run["segments"]["total"] - 1]
+    assert json.loads((out / "summary.json").read_text())["status"] == "partial"
