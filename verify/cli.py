@@ -45,6 +45,9 @@ def main(debug: bool) -> None:
     verify report  render a run for reviewers
     verify scenario build   load the DFP -> F1 demo scenario into two stores
     """
+    if not debug:
+        # A reader's Rust panic becomes one clear error below; its backtrace is for --debug.
+        os.environ["RUST_BACKTRACE"] = "0"
 
 
 OLD_URL = click.option(
