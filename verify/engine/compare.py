@@ -79,8 +79,13 @@ def strictly_increasing(df: pl.DataFrame, keys: list[str]) -> bool:
     return bool(df.select(cond.slice(1).fill_null(False).all()).item())
 
 
-def _in_key_order(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    return df if strictly_increasing(df, keys) else df.sort(keys)
+def _sorted_unique(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, bool]:
+    """The frame in key order (sorted only if the server returned another order), and whether
+    its keys are unique."""
+    if strictly_increasing(df, keys):
+        return df, True
+    df = df.sort(keys)
+    return df, strictly_increasing(df, keys)
 
 
 def compare(
@@ -91,53 +96,20 @@ def compare(
     The result rows have the key columns, `kind`, `column`, `old` and `new` (display strings).
     Duplicate keys are reported as such and left out of the value comparison. When both sides
     hold the same unique keys (the common case late in a migration) the rows are compared
-    position by position after sorting, with no join.
+    position by position, with no join; keys known unique need no duplicate search.
     """
-    old, new = _in_key_order(old, keys), _in_key_order(new, keys)
-    if (
-        old.height == new.height
-        and strictly_increasing(old, keys)
-        and strictly_increasing(new, keys)
-        and old.select(keys).equals(new.select(keys))
-    ):
-        names = [c.name for c in columns]
+    old, old_unique = _sorted_unique(old, keys)
+    new, new_unique = _sorted_unique(new, keys)
+    counts = SegmentCounts(rows_old=old.height, rows_new=new.height)
+    names = [c.name for c in columns]
+    if old_unique and new_unique and old.height == new.height and old.select(keys).equals(new.select(keys)):
         joined = old.with_columns(pl.lit(True).alias(_OLD)).hstack(
             new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW))
         )
-        return _differences(
-            joined, old, new, keys, columns, SegmentCounts(rows_old=old.height, rows_new=new.height), []
-        )
-    return _compare_by_join(old, new, keys, columns)
-
-
-def _compare_by_join(
-    old: pl.DataFrame, new: pl.DataFrame, keys: list[str], columns: list[ColumnCheck]
-) -> tuple[pl.DataFrame, SegmentCounts]:
-    counts = SegmentCounts(rows_old=old.height, rows_new=new.height)
+        return _differences(joined, old, new, keys, columns, counts, [])
     parts: list[pl.DataFrame] = []
-
-    dup_old = old.group_by(keys).len().filter(pl.col("len") > 1)
-    dup_new = new.group_by(keys).len().filter(pl.col("len") > 1)
-    if dup_old.height or dup_new.height:
-        dup_keys = pl.concat([dup_old.select(keys), dup_new.select(keys)]).unique()
-        # How many rows each side holds for each duplicated key (0 where a side has none).
-        n_old = old.join(dup_keys, on=keys, how="semi").group_by(keys).len()
-        n_new = new.join(dup_keys, on=keys, how="semi").group_by(keys).len()
-        dups = dup_keys.join(n_old, on=keys, how="left").join(n_new, on=keys, how="left", suffix="_new")
-        parts.append(
-            dups.select(
-                *keys,
-                pl.lit("duplicate_key").alias("kind"),
-                pl.lit(None, pl.String).alias("column"),
-                pl.col("len").fill_null(0).cast(pl.String).alias("old"),
-                pl.col("len_new").fill_null(0).cast(pl.String).alias("new"),
-            )
-        )
-        counts.duplicate_keys = dups.height
-        old = old.join(dup_keys, on=keys, how="anti")
-        new = new.join(dup_keys, on=keys, how="anti")
-
-    names = [c.name for c in columns]
+    if not (old_unique and new_unique):
+        old, new = _split_duplicates(old, new, keys, counts, parts)
     joined = old.with_columns(pl.lit(True).alias(_OLD)).join(
         new.with_columns(pl.lit(True).alias(_NEW)).rename({c: f"{c}{_NEW}" for c in names}),
         on=keys,
@@ -146,6 +118,30 @@ def _compare_by_join(
         maintain_order="none",
     )
     return _differences(joined, old, new, keys, columns, counts, parts)
+
+
+def _split_duplicates(
+    old: pl.DataFrame, new: pl.DataFrame, keys: list[str], counts: SegmentCounts, parts: list[pl.DataFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Report each duplicated key once, with its row count per side; compare the rest."""
+    dup_old = old.group_by(keys).len().filter(pl.col("len") > 1)
+    dup_new = new.group_by(keys).len().filter(pl.col("len") > 1)
+    dup_keys = pl.concat([dup_old.select(keys), dup_new.select(keys)]).unique()
+    # How many rows each side holds for each duplicated key (0 where a side has none).
+    n_old = old.join(dup_keys, on=keys, how="semi").group_by(keys).len()
+    n_new = new.join(dup_keys, on=keys, how="semi").group_by(keys).len()
+    dups = dup_keys.join(n_old, on=keys, how="left").join(n_new, on=keys, how="left", suffix="_new")
+    parts.append(
+        dups.select(
+            *keys,
+            pl.lit("duplicate_key").alias("kind"),
+            pl.lit(None, pl.String).alias("column"),
+            pl.col("len").fill_null(0).cast(pl.String).alias("old"),
+            pl.col("len_new").fill_null(0).cast(pl.String).alias("new"),
+        )
+    )
+    counts.duplicate_keys = dups.height
+    return old.join(dup_keys, on=keys, how="anti"), new.join(dup_keys, on=keys, how="anti")
 
 
 def _differences(
