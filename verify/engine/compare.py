@@ -115,22 +115,34 @@ def compare(
         on=keys,
         how="full",
         coalesce=True,
+        nulls_equal=True,  # a NULL key matches a NULL key, as NULL values match
         maintain_order="none",
     )
     return _differences(joined, old, new, keys, columns, counts, parts)
 
 
+def _repeated_keys(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The keys that occur more than once in a frame sorted by them."""
+    not_first = pl.int_range(pl.len()) > 0
+    same_prev = pl.all_horizontal([pl.col(k).eq_missing(pl.col(k).shift(1)) for k in keys])
+    return df.filter(not_first & same_prev).select(keys)
+
+
 def _split_duplicates(
     old: pl.DataFrame, new: pl.DataFrame, keys: list[str], counts: SegmentCounts, parts: list[pl.DataFrame]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Report each duplicated key once, with its row count per side; compare the rest."""
-    dup_old = old.group_by(keys).len().filter(pl.col("len") > 1)
-    dup_new = new.group_by(keys).len().filter(pl.col("len") > 1)
-    dup_keys = pl.concat([dup_old.select(keys), dup_new.select(keys)]).unique()
+    """Report each duplicated key once, with its row count per side; compare the rest.
+
+    Both frames are in key order, so a duplicate is a row whose key equals a neighbour's:
+    found by shifting, without hashing every row.
+    """
+    dup_keys = pl.concat([_repeated_keys(old, keys), _repeated_keys(new, keys)]).unique()
     # How many rows each side holds for each duplicated key (0 where a side has none).
-    n_old = old.join(dup_keys, on=keys, how="semi").group_by(keys).len()
-    n_new = new.join(dup_keys, on=keys, how="semi").group_by(keys).len()
-    dups = dup_keys.join(n_old, on=keys, how="left").join(n_new, on=keys, how="left", suffix="_new")
+    n_old = old.join(dup_keys, on=keys, how="semi", nulls_equal=True).group_by(keys).len()
+    n_new = new.join(dup_keys, on=keys, how="semi", nulls_equal=True).group_by(keys).len()
+    dups = dup_keys.join(n_old, on=keys, how="left", nulls_equal=True).join(
+        n_new, on=keys, how="left", suffix="_new", nulls_equal=True
+    )
     parts.append(
         dups.select(
             *keys,
@@ -141,7 +153,10 @@ def _split_duplicates(
         )
     )
     counts.duplicate_keys = dups.height
-    return old.join(dup_keys, on=keys, how="anti"), new.join(dup_keys, on=keys, how="anti")
+    return (
+        old.join(dup_keys, on=keys, how="anti", nulls_equal=True),
+        new.join(dup_keys, on=keys, how="anti", nulls_equal=True),
+    )
 
 
 def _differences(

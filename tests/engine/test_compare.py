@@ -1,0 +1,53 @@
+"""The comparison of two canonical frames, on tiny frames with their differences written down."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from verify.engine.compare import ColumnCheck, compare, strictly_increasing
+from verify.mapping.model import Tolerance
+
+
+def rows(diffs: pl.DataFrame) -> set[tuple]:
+    return {tuple(r) for r in diffs.select("k", "kind", "column", "old", "new").iter_rows()}
+
+
+def test_same_keys_in_another_order_compare_position_by_position():
+    old = pl.DataFrame({"k": [3, 1, 2], "v": ["c", "a", "b"]})
+    new = pl.DataFrame({"k": [1, 2, 3], "v": ["a", "B", "c"]})  # 2 differs
+    diffs, counts = compare(old, new, ["k"], [ColumnCheck("v")])
+    assert rows(diffs) == {(2, "value", "v", "b", "B")}
+    assert (counts.compared, counts.matched, counts.value_mismatch_rows) == (3, 2, 1)
+
+
+def test_duplicates_on_either_side_are_reported_once_with_their_counts():
+    # old: key 2 twice and NULL twice; new: key 3 twice; key 4 only in new; key 5 only in old.
+    old = pl.DataFrame({"k": [None, None, 1, 2, 2, 3, 5], "v": [1] * 7})
+    new = pl.DataFrame({"k": [1, 2, 3, 3, 4], "v": [1, 1, 1, 2, 1]})
+    diffs, counts = compare(old, new, ["k"], [ColumnCheck("v")])
+    assert rows(diffs) == {
+        (None, "duplicate_key", None, "2", "0"),
+        (2, "duplicate_key", None, "2", "1"),
+        (3, "duplicate_key", None, "1", "2"),
+        (4, "extra_in_new", None, None, None),
+        (5, "missing_in_new", None, None, None),
+    }
+    assert (counts.duplicate_keys, counts.matched, counts.compared) == (3, 1, 6)
+
+
+def test_nulls_are_equal_to_nulls_only_and_tolerance_is_what_the_mapping_declares():
+    old = pl.DataFrame({"k": [1, 2, 3, 4], "s": [None, "", None, "x"], "f": [1.0, 1.0, 1.0, 1.0]})
+    new = pl.DataFrame({"k": [1, 2, 3, 4], "s": [None, None, "", "x"], "f": [1.0005, 1.002, None, 1.0]})
+    diffs, _ = compare(old, new, ["k"], [ColumnCheck("s"), ColumnCheck("f", Tolerance(abs=0.001))])
+    assert rows(diffs) == {
+        (2, "value", "s", "", None),
+        (3, "value", "s", None, ""),
+        (2, "value", "f", "1.0", "1.002"),
+        (3, "value", "f", "1.0", None),
+    }
+
+
+def test_strictly_increasing_over_composite_keys():
+    assert strictly_increasing(pl.DataFrame({"a": [1, 1, 2], "b": [1, 2, 0]}), ["a", "b"])
+    assert not strictly_increasing(pl.DataFrame({"a": [1, 1, 2], "b": [2, 2, 0]}), ["a", "b"])
+    assert not strictly_increasing(pl.DataFrame({"a": [1, 2, 1], "b": [0, 0, 5]}), ["a", "b"])
