@@ -46,8 +46,9 @@ def main(debug: bool) -> None:
     verify scenario build   load the DFP -> F1 demo scenario into two stores
     """
     if not debug:
-        # A reader's Rust panic becomes one clear error below; its backtrace is for --debug.
+        # A reader's Rust panic or pool log becomes one clear error below; they are for --debug.
         os.environ["RUST_BACKTRACE"] = "0"
+        os.environ["RUST_LOG"] = "off"
 
 
 OLD_URL = click.option(

@@ -210,3 +210,30 @@ def test_a_failed_segment_makes_a_partial_run_with_exit_3(tmp_path):
     assert run["segments"]["done"] == run["segments"]["total"] - 1
     assert [f["index"] for f in run["segments"]["failed"]] == [run["segments"]["total"] - 1]
     assert json.loads((out / "summary.json").read_text())["status"] == "partial"
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("mysql+pymysql://root:pw-s3cr3t@127.0.0.1:1/x", "Connection refused"),
+        ("foo://x/y", "unknown database type 'foo'"),
+        ("sqlite:///no/such/file.db", "there is no SQLite file"),
+        pytest.param(
+            "mysql+pymysql://root:pw-s3cr3t@127.0.0.1:3306/test", "Access denied", marks=pytest.mark.mysql
+        ),
+        pytest.param(
+            "mysql+pymysql://root@127.0.0.1:3306/no_such_db_here", "Unknown database", marks=pytest.mark.mysql
+        ),
+        pytest.param(
+            "postgresql+psycopg://root@127.0.0.1:5432/no_such_db_here",
+            "does not exist",
+            marks=pytest.mark.postgres,
+        ),
+    ],
+)
+def test_a_source_that_cannot_be_reached_is_one_clear_error(stores, url, needle):
+    result = CliRunner().invoke(main, diff_argv({**stores, "old": url}))
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert "s3cr3t" not in result.output and "Traceback" not in result.output
+    assert not Path(stores["out"]).exists()  # nothing written for a run that never started

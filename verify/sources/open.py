@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from typing import Any
 
@@ -15,20 +17,61 @@ def open_reader(url: SourceURL, kind: str = "auto") -> Any:
     from verify.sources.connectorx_reader import ConnectorXReader
     from verify.sources.sqlalchemy_reader import SQLAlchemyReader
 
-    dialect = Dialect(url.family or "generic")
-    use_cx = kind == "connectorx" or (kind == "auto" and url.family is not None)
     if kind == "connectorx" and url.family is None:
         raise SourceError(f"ConnectorX cannot read {url.masked}; use --reader sqlalchemy", url.masked)
-    reader: Any = ConnectorXReader(url, dialect) if use_cx else SQLAlchemyReader(url, dialect)
-    if url.family == "mysql":
-        version, tz, system_tz = reader.row("SELECT VERSION(), @@session.time_zone, @@system_time_zone")
-        dialect = Dialect("mysql", mariadb="mariadb" in str(version).lower())
-        reader.dialect = dialect
-        utc = tz in ("+00:00", "UTC") or (tz == "SYSTEM" and system_tz in ("UTC", "Etc/UTC"))
-        if use_cx and not utc and kind == "auto":
-            # ConnectorX cannot set the session zone; TIMESTAMP columns must be read in UTC.
-            reader = SQLAlchemyReader(url, dialect)
-    return reader
+    facts = probe(url)
+    dialect = Dialect(url.family or "generic", mariadb=facts.get("mariadb", False))
+    use_cx = kind == "connectorx" or (kind == "auto" and url.family is not None)
+    if kind == "auto" and not facts.get("utc", True):
+        use_cx = False  # ConnectorX cannot set the session zone; TIMESTAMPs must be read in UTC
+    return ConnectorXReader(url, dialect) if use_cx else SQLAlchemyReader(url, dialect)
+
+
+def probe(url: SourceURL) -> dict[str, bool]:
+    """Connect once with the plain driver and a short timeout, so that a wrong host, password
+    or database is one clear error at once (ConnectorX's pool would retry for 30 s)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    if url.family == "sqlite":
+        path = url.sqlite_path or ""
+        if path not in ("", ":memory:") and not os.path.isfile(path):
+            raise SourceError(f"{url.masked}: there is no SQLite file {path}; check the path", url.masked)
+        return {}
+    timeout = {"connect_timeout": 5} if url.family in ("mysql", "postgres") else {}
+    try:
+        engine = create_engine(url.url, connect_args=timeout, poolclass=NullPool)
+    except NoSuchModuleError:
+        raise SourceError(
+            f"{url.masked}: unknown database type '{url.url.drivername}'; use e.g. mysql+pymysql://, "
+            "postgresql+psycopg:// or sqlite:///",
+            url.masked,
+        ) from None
+    except ImportError as exc:
+        raise SourceError(
+            f"{url.masked}: its driver is not installed ({exc.name}); pip install it", url.masked
+        ) from None
+    try:
+        with engine.connect() as conn:
+            if url.family != "mysql":
+                return {}
+            version, tz, system_tz = conn.exec_driver_sql(
+                "SELECT VERSION(), @@session.time_zone, @@system_time_zone"
+            ).one()
+            utc = tz in ("+00:00", "UTC") or (tz == "SYSTEM" and system_tz in ("UTC", "Etc/UTC"))
+            return {"mariadb": "mariadb" in str(version).lower(), "utc": utc}
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None) or exc
+        reason = str(orig.args[-1] if getattr(orig, "args", None) else orig).strip().splitlines()[0]
+        reason = re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", reason)
+        raise SourceError(
+            f"cannot connect to {url.masked}: {reason}; check the host, port, user, password and "
+            "database in the URL",
+            url.masked,
+        ) from None
+    finally:
+        engine.dispose()
 
 
 _cache: dict[tuple[str, str], Any] = {}
