@@ -8,7 +8,6 @@ import polars as pl
 
 from verify.mapping.model import Tolerance
 
-KINDS = ("value", "missing_in_new", "extra_in_new", "duplicate_key")
 _OLD, _NEW = "__old__", "__new__"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-KINDS = ("int", "uint", "decimal", "float", "string", "bool", "date", "timestamp")
 _ALIASES = {
     "int": "int",
     "integer": "int",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from verify.errors import EXIT_DIFFERENCES, EXIT_INCOMPLETE, EXIT_OK
+
 
 @dataclass(frozen=True)
 class RuleCount:
@@ -59,8 +61,8 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         if self.status != "complete":
-            return 3
-        return 1 if self.blocking_rows else 0
+            return EXIT_INCOMPLETE
+        return EXIT_DIFFERENCES if self.blocking_rows else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         return {
