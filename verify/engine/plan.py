@@ -113,8 +113,7 @@ def plan_entity(
     for side in SIDES:
         s = entity.side(side)
         sql = readers[side].dialect.select(["*"], s.table, s.query, [s.where] if s.where else [])
-        schema = readers[side].schema(sql)
-        raw[side] = pl.from_arrow(schema.empty_table())  # type: ignore[assignment]
+        raw[side] = pl.DataFrame(schema=readers[side].schema(sql))
     wide = {side: _wide_decimals(entity.side(side), readers[side], raw[side]) for side in SIDES}
     for side in SIDES:
         if wide[side]:
@@ -289,8 +288,7 @@ def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, in
             "SELECT column_name, numeric_precision, numeric_scale FROM information_schema.columns "
             f"WHERE table_schema = {where_schema} AND table_name = {d.literal(name)}"
         )
-        table = reader.read(sql)
-        for name_, p, s in zip(*(table.column(i).to_pylist() for i in range(3)), strict=True):
+        for name_, p, s in reader.read(sql).iter_rows():
             declared[str(name_).lower()] = (p, s)
     wide = {}
     for c in decimals:
@@ -439,10 +437,8 @@ def _sampled_bounds(query: SideQuery, reader: Reader, count: int, rows: int) -> 
     if fraction < 1.0:
         conds.append(f"{random} < {fraction!r}")
     assert query.partition_sql
-    sample = pl.from_arrow(
-        reader.read(d.select([f"{query.partition_sql} AS k"], query.table, query.query, conds))
-    )
-    values = sample.get_column("k").drop_nulls().sort().to_list()  # type: ignore[union-attr]
+    sample = reader.read(d.select([f"{query.partition_sql} AS k"], query.table, query.query, conds))
+    values = sample.get_column("k").drop_nulls().sort().to_list()
     picks = sorted({values[(i * len(values)) // count] for i in range(1, count)} if values else set())
     return picks
 

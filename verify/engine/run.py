@@ -46,10 +46,12 @@ def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceUR
             f"entities there: {', '.join(mapping.entities)}"
         )
     urls = {"old": SourceURL.parse(options.old_url, "old"), "new": SourceURL.parse(options.new_url, "new")}
-    readers = {
-        "old": reader_for(options.old_url, options.reader, "old"),
-        "new": reader_for(options.new_url, options.reader, "new"),
-    }
+    with ThreadPoolExecutor(2) as pool:  # both sources are probed at once
+        pending = {
+            side: pool.submit(reader_for, url, options.reader, side)
+            for side, url in (("old", options.old_url), ("new", options.new_url))
+        }
+        readers = {side: f.result() for side, f in pending.items()}
     chosen = options.entities or tuple(mapping.entities)
     plans = [plan_entity(mapping.entities[name], readers, mapping, options.segment_rows) for name in chosen]
     return plans, urls, mapping.sha256

@@ -45,7 +45,7 @@ class SegmentResult:
 def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
     reader = reader_for(task.urls[side], task.reader)
     query = task.plan.queries[side]
-    df: pl.DataFrame = pl.from_arrow(reader.read(segment_sql(query, task.segment, reader.dialect)))  # type: ignore[assignment]
+    df = reader.read(segment_sql(query, task.segment, reader.dialect))
     if query.decimal_text:
         df = df.with_columns(pl.col(c).cast(pl.Decimal(38, s)) for c, s in query.decimal_text)
     return df

@@ -7,11 +7,10 @@ import os
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
-from verify.errors import SourceError
+from verify.sources.drivers import connect
 from verify.sources.urls import SourceURL
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -83,31 +82,8 @@ def _load_sqlite(
         conn.close()
 
 
-def _mysql_connect(url: SourceURL) -> Any:
-    import pymysql
-
-    u = url.url
-    try:
-        return pymysql.connect(
-            host=u.host or "127.0.0.1",
-            port=u.port or 3306,
-            user=u.username,
-            password=u.password or "",
-            database=u.database,
-            charset="utf8mb4",
-            local_infile=True,
-            autocommit=True,
-            connect_timeout=10,
-        )
-    except pymysql.err.MySQLError as exc:
-        raise SourceError(
-            f"cannot connect to {url.masked}: {exc.args[-1]}; check the host, user, password and database",
-            url.masked,
-        ) from None
-
-
 def _load_mysql(url: SourceURL, create: list[str], after: list[str], tables: dict[str, pl.DataFrame]) -> None:
-    conn = _mysql_connect(url)
+    conn = connect(url, 10, charset="utf8mb4", local_infile=True, autocommit=True)
     try:
         with conn.cursor() as cur, tempfile.TemporaryDirectory() as tmp:
             cur.execute("SET SESSION sql_mode = ''")  # the legacy store holds zero dates
@@ -140,25 +116,7 @@ def _load_mysql(url: SourceURL, create: list[str], after: list[str], tables: dic
 def _load_postgres(
     url: SourceURL, create: list[str], after: list[str], tables: dict[str, pl.DataFrame]
 ) -> None:
-    import psycopg
-
-    u = url.url
-    try:
-        conn = psycopg.connect(
-            host=u.host or "127.0.0.1",
-            port=u.port or 5432,
-            user=u.username,
-            password=u.password or None,
-            dbname=u.database,
-            connect_timeout=10,
-            autocommit=True,
-        )
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(
-            f"cannot connect to {url.masked}: {first}; check the host, user, password and database",
-            url.masked,
-        ) from None
+    conn = connect(url, 10, autocommit=True)
     try:
         for name in tables:
             conn.execute(f'DROP TABLE IF EXISTS "{name}"')

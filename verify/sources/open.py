@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from typing import Any
 
 from verify.errors import SourceError
 from verify.sources.dialect import Dialect
-from verify.sources.urls import SourceURL
+from verify.sources.drivers import connect
+from verify.sources.urls import SourceURL, mask_in_text
+
+PROBE_TIMEOUT = 5  # seconds: a source that does not answer by then is reported, not waited for
 
 
 def open_reader(url: SourceURL, kind: str = "auto") -> Any:
     """The fastest reader the URL allows (ConnectorX), or SQLAlchemy when asked or needed."""
-    from verify.sources.connectorx_reader import ConnectorXReader
-    from verify.sources.sqlalchemy_reader import SQLAlchemyReader
-
     if kind == "connectorx" and url.family is None:
         raise SourceError(f"ConnectorX cannot read {url.masked}; use --reader sqlalchemy", url.masked)
     facts = probe(url)
@@ -24,27 +23,49 @@ def open_reader(url: SourceURL, kind: str = "auto") -> Any:
     use_cx = kind == "connectorx" or (kind == "auto" and url.family is not None)
     if kind == "auto" and not facts.get("utc", True):
         use_cx = False  # ConnectorX cannot set the session zone; TIMESTAMPs must be read in UTC
-    return ConnectorXReader(url, dialect) if use_cx else SQLAlchemyReader(url, dialect)
+    if use_cx:
+        from verify.sources.connectorx_reader import ConnectorXReader
+
+        return ConnectorXReader(url, dialect)
+    from verify.sources.sqlalchemy_reader import SQLAlchemyReader
+
+    return SQLAlchemyReader(url, dialect)
 
 
 def probe(url: SourceURL) -> dict[str, bool]:
     """Connect once with the plain driver and a short timeout, so that a wrong host, password
     or database is one clear error at once (ConnectorX's pool would retry for 30 s)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
-    from sqlalchemy.pool import NullPool
-
     if url.family == "sqlite":
         path = url.sqlite_path or ""
         if path not in ("", ":memory:") and not os.path.isfile(path):
             raise SourceError(f"{url.masked}: there is no SQLite file {path}; check the path", url.masked)
         return {}
-    timeout = {"connect_timeout": 5} if url.family in ("mysql", "postgres") else {}
+    if url.family is None:
+        return _probe_sqlalchemy(url)
+    conn = connect(url, PROBE_TIMEOUT)
     try:
-        engine = create_engine(url.url, connect_args=timeout, poolclass=NullPool)
+        if url.family != "mysql":
+            return {}
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION(), @@session.time_zone, @@system_time_zone")
+            version, tz, system_tz = cur.fetchone()
+        utc = tz in ("+00:00", "UTC") or (tz == "SYSTEM" and system_tz in ("UTC", "Etc/UTC"))
+        return {"mariadb": "mariadb" in str(version).lower(), "utc": utc}
+    finally:
+        conn.close()
+
+
+def _probe_sqlalchemy(url: SourceURL) -> dict[str, bool]:
+    """A dialect only SQLAlchemy knows: check that it loads and connects."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = create_engine(url.raw, poolclass=NullPool)
     except NoSuchModuleError:
         raise SourceError(
-            f"{url.masked}: unknown database type '{url.url.drivername}'; use e.g. mysql+pymysql://, "
+            f"{url.masked}: unknown database type '{url.drivername}'; use e.g. mysql+pymysql://, "
             "postgresql+psycopg:// or sqlite:///",
             url.masked,
         ) from None
@@ -53,21 +74,14 @@ def probe(url: SourceURL) -> dict[str, bool]:
             f"{url.masked}: its driver is not installed ({exc.name}); pip install it", url.masked
         ) from None
     try:
-        with engine.connect() as conn:
-            if url.family != "mysql":
-                return {}
-            version, tz, system_tz = conn.exec_driver_sql(
-                "SELECT VERSION(), @@session.time_zone, @@system_time_zone"
-            ).one()
-            utc = tz in ("+00:00", "UTC") or (tz == "SYSTEM" and system_tz in ("UTC", "Etc/UTC"))
-            return {"mariadb": "mariadb" in str(version).lower(), "utc": utc}
+        with engine.connect():
+            return {}
     except SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None) or exc
         reason = str(orig.args[-1] if getattr(orig, "args", None) else orig).strip().splitlines()[0]
-        reason = re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", reason)
         raise SourceError(
-            f"cannot connect to {url.masked}: {reason}; check the host, port, user, password and "
-            "database in the URL",
+            f"cannot connect to {url.masked}: {mask_in_text(reason)}; check the host, port, user, "
+            "password and database in the URL",
             url.masked,
         ) from None
     finally:

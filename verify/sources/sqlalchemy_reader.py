@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from verify.errors import SourceError
+from verify.sources.base import first_row
 from verify.sources.dialect import Dialect
 from verify.sources.urls import SourceURL
 
@@ -69,7 +71,7 @@ class SQLAlchemyReader:
         self.dialect = dialect
         self.masked_url = url.masked
         self._family = url.family
-        self._engine = create_engine(url.url, pool_pre_ping=True)
+        self._engine = create_engine(url.raw, pool_pre_ping=True)
 
     def _session_setup(self, conn: Any) -> None:
         if self._family == "mysql":
@@ -126,20 +128,26 @@ class SQLAlchemyReader:
                 f"reading {self.masked_url} failed: {first}\n  query: {sql}", self.masked_url
             ) from None
 
-    def schema(self, sql: str) -> pa.Schema:
-        schema, batches = self._batches(f"SELECT * FROM ({sql}) verify_q LIMIT 0")
+    def _arrow_schema(self, sql: str) -> pa.Schema:
+        schema, _ = self._batches(f"SELECT * FROM ({sql}) verify_q LIMIT 0")
         if schema is None:  # a driver with no type codes: ask for one row and infer
-            schema, batches = self._batches(f"SELECT * FROM ({sql}) verify_q LIMIT 1")
+            schema, _ = self._batches(f"SELECT * FROM ({sql}) verify_q LIMIT 1")
         return schema or pa.schema([])
 
-    def read(self, sql: str) -> pa.Table:
+    def schema(self, sql: str) -> pl.Schema:
+        return self._frame(self._arrow_schema(sql).empty_table()).schema
+
+    def read(self, sql: str) -> pl.DataFrame:
         schema, batches = self._batches(sql)
         if not batches:
-            return (schema or self.schema(sql)).empty_table()
-        return pa.Table.from_batches(batches)
+            return self._frame((schema or self._arrow_schema(sql)).empty_table())
+        return self._frame(pa.Table.from_batches(batches))
 
     def row(self, sql: str) -> tuple[Any, ...]:
-        table = self.read(sql)
-        if table.num_rows == 0:
-            return tuple(None for _ in table.column_names)
-        return tuple(table.column(i)[0].as_py() for i in range(table.num_columns))
+        return first_row(self.read(sql))
+
+    @staticmethod
+    def _frame(table: pa.Table) -> pl.DataFrame:
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
