@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from verify.engine.compare import ColumnCheck, compare, strictly_increasing
+from verify.engine.compare import ColumnCheck, Differences, compare, strictly_increasing
+from verify.engine.rules import classify
 from verify.mapping.model import Tolerance
 
 
-def rows(diffs: pl.DataFrame) -> set[tuple]:
-    return {tuple(r) for r in diffs.select("k", "kind", "column", "old", "new").iter_rows()}
+def rows(diffs: Differences) -> set[tuple]:
+    """(key, kind, column, old, new) of every record, as written to the mismatch files."""
+    records, _ = classify(diffs, ())
+    return {tuple(r) for r in records.select("k", "kind", "column", "old", "new").iter_rows()}
 
 
 def test_same_keys_in_another_order_compare_position_by_position():

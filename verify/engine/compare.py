@@ -1,7 +1,12 @@
-"""Compare two canonical frames of one segment: duplicates, missing, extra, differing cells."""
+"""Compare two canonical frames of one segment: duplicates, missing, extra, differing cells.
+
+The result keeps the differing rows typed and side by side, so that business-logic rules
+can be evaluated on real values before anything is turned into display strings.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -9,6 +14,7 @@ import polars as pl
 from verify.mapping.model import Tolerance
 
 _OLD, _NEW = "__old__", "__new__"
+_NO_DUPLICATES = pl.DataFrame()
 
 
 @dataclass(frozen=True)
@@ -87,12 +93,71 @@ def _sorted_unique(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, boo
     return df, strictly_increasing(df, keys)
 
 
+@dataclass(frozen=True)
+class Differences:
+    """The differing rows of one segment, typed.
+
+    `rows` holds every row with a missing, extra or differing value, the old value of each
+    compared column under its name and the new one under `<name>__new__`, presence flags and
+    one `diff:<name>` flag per column. `duplicates` holds each duplicated key with its row
+    count per side. `types` are the canonical types of the compared columns.
+    """
+
+    keys: tuple[str, ...]
+    names: tuple[str, ...]
+    types: dict[str, pl.DataType]
+    rows: pl.DataFrame
+    duplicates: pl.DataFrame
+
+    def groups(self) -> Iterator[tuple[str, str | None, pl.DataFrame]]:
+        """(kind, column, frame) for each kind of difference present.
+
+        Each frame has the key columns, `old_<c>` and `new_<c>` for every compared column, and
+        `old`/`new`: the differing cell's values (value), the row counts (duplicate_key), or
+        NULL (missing_in_new, extra_in_new).
+        """
+        both = [pl.col(c).alias(f"old_{c}") for c in self.names] + [
+            pl.col(f"{c}{_NEW}").alias(f"new_{c}") for c in self.names
+        ]
+        keys = list(self.keys)
+        if self.duplicates.height:
+            yield (
+                "duplicate_key",
+                None,
+                self.duplicates.select(
+                    *keys,
+                    *(pl.lit(None, self.types[c]).alias(f"old_{c}") for c in self.names),
+                    *(pl.lit(None, self.types[c]).alias(f"new_{c}") for c in self.names),
+                    pl.col("old"),
+                    pl.col("new"),
+                ),
+            )
+        if not self.rows.height:
+            return
+        in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
+        for kind, where in (("missing_in_new", in_old & ~in_new), ("extra_in_new", in_new & ~in_old)):
+            part = self.rows.filter(where)
+            if part.height:
+                yield (
+                    kind,
+                    None,
+                    part.select(*keys, *both, pl.lit(None).alias("old"), pl.lit(None).alias("new")),
+                )
+        for c in self.names:
+            part = self.rows.filter(pl.col(f"diff:{c}"))
+            if part.height:
+                yield (
+                    "value",
+                    c,
+                    part.select(*keys, *both, pl.col(c).alias("old"), pl.col(f"{c}{_NEW}").alias("new")),
+                )
+
+
 def compare(
     old: pl.DataFrame, new: pl.DataFrame, keys: list[str], columns: list[ColumnCheck]
-) -> tuple[pl.DataFrame, SegmentCounts]:
-    """Every difference between the two sides of a segment, one row per cell or row, and counts.
+) -> tuple[Differences, SegmentCounts]:
+    """Every difference between the two sides of a segment, and its counts.
 
-    The result rows have the key columns, `kind`, `column`, `old` and `new` (display strings).
     Duplicate keys are reported as such and left out of the value comparison. When both sides
     hold the same unique keys (the common case late in a migration) the rows are compared
     position by position, with no join; keys known unique need no duplicate search.
@@ -105,10 +170,10 @@ def compare(
         joined = old.with_columns(pl.lit(True).alias(_OLD)).hstack(
             new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW))
         )
-        return _differences(joined, old, new, keys, columns, counts, [])
-    parts: list[pl.DataFrame] = []
+        return _differences(joined, old, keys, columns, counts, _NO_DUPLICATES)
+    dups = _NO_DUPLICATES
     if not (old_unique and new_unique):
-        old, new = _split_duplicates(old, new, keys, counts, parts)
+        old, new, dups = _split_duplicates(old, new, keys, counts)
     joined = old.with_columns(pl.lit(True).alias(_OLD)).join(
         new.with_columns(pl.lit(True).alias(_NEW)).rename({c: f"{c}{_NEW}" for c in names}),
         on=keys,
@@ -117,7 +182,7 @@ def compare(
         nulls_equal=True,  # a NULL key matches a NULL key, as NULL values match
         maintain_order="none",
     )
-    return _differences(joined, old, new, keys, columns, counts, parts)
+    return _differences(joined, old, keys, columns, counts, dups)
 
 
 def _repeated_keys(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -128,8 +193,8 @@ def _repeated_keys(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def _split_duplicates(
-    old: pl.DataFrame, new: pl.DataFrame, keys: list[str], counts: SegmentCounts, parts: list[pl.DataFrame]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+    old: pl.DataFrame, new: pl.DataFrame, keys: list[str], counts: SegmentCounts
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Report each duplicated key once, with its row count per side; compare the rest.
 
     Both frames are in key order, so a duplicate is a row whose key equals a neighbour's:
@@ -142,38 +207,28 @@ def _split_duplicates(
     dups = dup_keys.join(n_old, on=keys, how="left", nulls_equal=True).join(
         n_new, on=keys, how="left", suffix="_new", nulls_equal=True
     )
-    parts.append(
-        dups.select(
-            *keys,
-            pl.lit("duplicate_key").alias("kind"),
-            pl.lit(None, pl.String).alias("column"),
-            pl.col("len").fill_null(0).cast(pl.String).alias("old"),
-            pl.col("len_new").fill_null(0).cast(pl.String).alias("new"),
-        )
-    )
     counts.duplicate_keys = dups.height
     return (
         old.join(dup_keys, on=keys, how="anti", nulls_equal=True),
         new.join(dup_keys, on=keys, how="anti", nulls_equal=True),
+        dups.select(
+            *keys, pl.col("len").fill_null(0).alias("old"), pl.col("len_new").fill_null(0).alias("new")
+        ),
     )
 
 
 def _differences(
     joined: pl.DataFrame,
     old: pl.DataFrame,
-    new: pl.DataFrame,
     keys: list[str],
     columns: list[ColumnCheck],
     counts: SegmentCounts,
-    parts: list[pl.DataFrame],
-) -> tuple[pl.DataFrame, SegmentCounts]:
+    duplicates: pl.DataFrame,
+) -> tuple[Differences, SegmentCounts]:
     """Flag missing, extra and differing rows of the two sides laid side by side."""
     names = [c.name for c in columns]
     in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
-    flags = joined.select(
-        *keys,
-        (in_old & ~in_new).alias("missing"),
-        (in_new & ~in_old).alias("extra"),
+    flags = joined.with_columns(
         *[
             (in_old & in_new & ~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col.tolerance)).alias(
                 f"diff:{c}"
@@ -181,49 +236,24 @@ def _differences(
             for c, col in zip(names, columns, strict=True)
         ],
     )
-    counts.missing_in_new = int(flags["missing"].sum())
-    counts.extra_in_new = int(flags["extra"].sum())
-    counts.compared = joined.height + counts.duplicate_keys
-    for kind, flag in (("missing_in_new", "missing"), ("extra_in_new", "extra")):
-        if counts.__dict__[kind]:
-            parts.append(
-                flags.filter(pl.col(flag)).select(
-                    *keys,
-                    pl.lit(kind).alias("kind"),
-                    pl.lit(None, pl.String).alias("column"),
-                    pl.lit(None, pl.String).alias("old"),
-                    pl.lit(None, pl.String).alias("new"),
-                )
-            )
     any_diff = pl.any_horizontal([pl.col(f"diff:{c}") for c in names]) if names else pl.lit(False)
-    counts.value_mismatch_rows = int(flags.select(any_diff.sum()).item() or 0)
-    for c in names:
-        n = int(flags[f"diff:{c}"].sum())
-        if not n:
-            continue
-        counts.by_column[c] = n
-        rows = joined.filter(flags[f"diff:{c}"])
-        parts.append(
-            rows.select(
-                *keys,
-                pl.lit("value").alias("kind"),
-                pl.lit(c).alias("column"),
-                display(pl.col(c), old.schema[c]).alias("old"),
-                display(pl.col(f"{c}{_NEW}"), new.schema[c]).alias("new"),
-            )
-        )
+    totals = flags.select(
+        (in_old & ~in_new).sum().alias("missing"),
+        (in_new & ~in_old).sum().alias("extra"),
+        any_diff.sum().alias("values"),
+        *[pl.col(f"diff:{c}").sum() for c in names],
+    ).row(0, named=True)
+    counts.missing_in_new = int(totals["missing"])
+    counts.extra_in_new = int(totals["extra"])
+    counts.value_mismatch_rows = int(totals["values"] or 0)
+    counts.by_column = {c: int(totals[f"diff:{c}"]) for c in names if totals[f"diff:{c}"]}
+    counts.compared = joined.height + counts.duplicate_keys
     counts.matched = joined.height - counts.missing_in_new - counts.extra_in_new - counts.value_mismatch_rows
-    diffs = (
-        pl.concat(parts, how="vertical_relaxed")
-        if parts
-        else pl.DataFrame(
-            schema={
-                **{k: old.schema[k] for k in keys},
-                "kind": pl.String,
-                "column": pl.String,
-                "old": pl.String,
-                "new": pl.String,
-            }
+    differing = counts.missing_in_new + counts.extra_in_new + counts.value_mismatch_rows
+    rows = flags.filter(~in_old | ~in_new | any_diff) if differing else flags.clear()
+    types = {c: old.schema[c] for c in names}
+    if not duplicates.height:
+        duplicates = pl.DataFrame(
+            schema={**{k: old.schema[k] for k in keys}, "old": pl.UInt32, "new": pl.UInt32}
         )
-    )
-    return diffs, counts
+    return Differences(tuple(keys), tuple(names), types, rows, duplicates), counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from typing import Any
 import polars as pl
 
 from verify.engine.compare import ColumnCheck
-from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, evaluate, root_names
+from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, canonicalize, evaluate, root_names
+from verify.engine.rules import PlannedRule, plan_rules, rule_problems
 from verify.errors import MappingError
 from verify.mapping.model import Entity, Mapping
 from verify.mapping.types import CanonicalType
@@ -53,6 +55,7 @@ class EntityPlan:
     queries: dict[str, SideQuery]
     recipes: dict[str, SideRecipe]
     segments: tuple[Segment, ...]
+    rules: tuple[PlannedRule, ...] = ()
     partition: str | None = None
     notes: tuple[str, ...] = ()
 
@@ -104,9 +107,16 @@ def infer_type(old: pl.DataType, new: pl.DataType) -> CanonicalType | None:
 
 
 def plan_entity(
-    entity: Entity, readers: dict[str, Reader], mapping: Mapping, segment_rows: int
+    entity: Entity,
+    readers: dict[str, Reader],
+    mapping: Mapping,
+    segment_rows: int,
+    today: dt.date | None = None,
 ) -> EntityPlan:
-    """Resolve one entity against the live schemas; raises MappingError with every problem."""
+    """Resolve one entity against the live schemas; raises MappingError with every problem.
+
+    `today` (default: the UTC date) decides which waivers have expired.
+    """
     problems: list[tuple[int | None, str]] = []
     where = f"entity '{entity.name}'"
     raw: dict[str, pl.DataFrame] = {}
@@ -242,8 +252,6 @@ def plan_entity(
         if not entity.all_shared
         else tuple(ColumnCheck(name) for name, *_ in specs[len(keys) :])
     )
-    partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
-    segments = _segments(entity.name, partition, queries, readers, segment_rows)
     side_recipes = {
         side: SideRecipe(
             side,
@@ -254,6 +262,12 @@ def plan_entity(
         )
         for side in SIDES
     }
+    canonical = canonicalize(raw["old"], side_recipes["old"]).schema
+    problems = [(line, f"{where} {text}") for line, text in rule_problems(entity.rules, canonical, keys)]
+    if problems:
+        raise MappingError(mapping.path, problems)
+    partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
+    segments = _segments(entity.name, partition, queries, readers, segment_rows)
     return EntityPlan(
         name=entity.name,
         keys=keys,
@@ -262,6 +276,7 @@ def plan_entity(
         queries=queries,
         recipes=side_recipes,
         segments=segments,
+        rules=plan_rules(entity.rules, today or dt.datetime.now(dt.UTC).date()),
         partition=partition,
         notes=notes,
     )

@@ -14,6 +14,7 @@ from typing import Any
 from verify import __version__
 from verify.engine.compare import SegmentCounts
 from verify.engine.plan import EntityPlan, plan_entity
+from verify.engine.rules import CATCH_ALL
 from verify.engine.worker import SegmentResult, SegmentTask, run_segment
 from verify.errors import RunError, UsageError, VerifyError
 from verify.mapping import load_mapping
@@ -97,7 +98,7 @@ def run_diff(options: DiffOptions) -> RunResult:
     }
     rundir.write_json(os.path.join(out_dir, "run.json"), run_info)
 
-    merged = {p.name: _Totals() for p in plans}
+    merged = {p.name: _Totals(p) for p in plans}
     failures: list[str] = []
     progress = _Progress(len(tasks), options.progress)
     try:
@@ -130,24 +131,37 @@ def run_diff(options: DiffOptions) -> RunResult:
 class _Totals:
     """Counters of one entity, merged from its segments exactly once each."""
 
-    def __init__(self) -> None:
+    def __init__(self, plan: EntityPlan) -> None:
+        self.plan = plan
         self.counts = SegmentCounts()
-        self.by_rule: dict[str, dict[str, int | str]] = {}
-        self.blocking = 0
+        self.by_rule: dict[str, dict[str, Any]] = {}
+        self.rows_by_severity: dict[str, int] = {}
         self.segments = 0
         self.failed = 0
 
     def add(self, r: SegmentResult) -> None:
         self.counts.add(r.counts)
-        self.blocking += r.blocking_rows
         self.segments += 1
-        for rule, c in r.by_rule.items():
-            into = self.by_rule.setdefault(rule, {"severity": c["severity"], "rows": 0, "cells": 0})
-            into["rows"] = int(into["rows"]) + int(c["rows"])
-            into["cells"] = int(into["cells"]) + int(c["cells"])
+        for severity, n in r.rules.rows_by_severity.items():
+            self.rows_by_severity[severity] = self.rows_by_severity.get(severity, 0) + n
+        for rule, c in r.rules.by_rule.items():
+            into = self.by_rule.setdefault(rule, {"rows": 0, "cells": 0, "columns": {}})
+            into["rows"] += c["rows"]
+            into["cells"] += c["cells"]
+            for column, n in c["columns"].items():
+                into["columns"][column] = into["columns"].get(column, 0) + n
 
     def summary(self) -> EntitySummary:
         c = self.counts
+        # Every rule of the mapping is listed, in order, even with nothing to explain this run.
+        by_rule = {}
+        for rule in (*self.plan.rules, CATCH_ALL):
+            n = self.by_rule.get(rule.name, {"rows": 0, "cells": 0, "columns": {}})
+            if rule is CATCH_ALL and not n["cells"]:
+                continue
+            by_rule[rule.name] = RuleCount(
+                rule.severity, n["rows"], n["cells"], dict(sorted(n["columns"].items())), **rule.meta()
+            )
         return EntitySummary(
             rows_old=c.rows_old,
             rows_new=c.rows_new,
@@ -157,11 +171,10 @@ class _Totals:
             extra_in_new=c.extra_in_new,
             duplicate_keys=c.duplicate_keys,
             value_mismatch_rows=c.value_mismatch_rows,
-            blocking_rows=self.blocking,
-            by_rule={
-                k: RuleCount(str(v["severity"]), int(v["rows"]), int(v["cells"]))
-                for k, v in sorted(self.by_rule.items())
-            },
+            blocking_rows=self.rows_by_severity.get("block", 0),
+            warning_rows=self.rows_by_severity.get("warn", 0),
+            accepted_rows=self.rows_by_severity.get("accept", 0),
+            by_rule=by_rule,
             by_column=dict(sorted(c.by_column.items())),
             segments=self.segments,
             segments_failed=self.failed,

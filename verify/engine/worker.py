@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
-from verify.engine.classify import classify
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
+from verify.engine.rules import RuleCounts, classify
 from verify.sources.open import reader_for
 
 _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
@@ -37,8 +36,7 @@ class SegmentResult:
     entity: str
     index: int
     counts: SegmentCounts
-    by_rule: dict[str, dict[str, Any]]
-    blocking_rows: int
+    rules: RuleCounts
     part: str | None
 
 
@@ -61,9 +59,9 @@ def run_segment(task: SegmentTask) -> SegmentResult:
     old = canonicalize(old_raw, plan.recipes["old"])
     new = canonicalize(new_raw, plan.recipes["new"])
     del old_raw, new_raw
-    diffs, counts = compare(old, new, list(plan.keys), list(plan.checks))
+    differences, counts = compare(old, new, list(plan.keys), list(plan.checks))
     del old, new
-    diffs, by_rule, blocking = classify(diffs, plan, counts)
+    diffs, rule_counts = classify(differences, plan.rules)
     part = None
     if diffs.height:
         folder = os.path.join(task.out_dir, "mismatches", plan.name)
@@ -72,4 +70,4 @@ def run_segment(task: SegmentTask) -> SegmentResult:
         tmp = part + f".tmp-{os.getpid()}"
         diffs.write_parquet(tmp, compression="zstd")
         os.replace(tmp, part)
-    return SegmentResult(plan.name, task.segment.index, counts, by_rule, blocking, part)
+    return SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)

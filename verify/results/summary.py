@@ -10,9 +10,21 @@ from verify.errors import EXIT_DIFFERENCES, EXIT_INCOMPLETE, EXIT_OK
 
 @dataclass(frozen=True)
 class RuleCount:
-    severity: str
+    """How many rows and cells one rule explains, and what reviewers need to know of it."""
+
+    severity: str  # in force for this run: an expired waiver is "block"
     rows: int
     cells: int
+    columns: dict[str, int] = field(default_factory=dict)
+    declared_severity: str | None = None
+    column: str | None = None
+    kind: str | None = None
+    when: str | None = None
+    owner: str | None = None
+    ticket: str | None = None
+    note: str | None = None
+    expires: str | None = None
+    expired: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,9 @@ class EntitySummary:
     extra_in_new: int
     duplicate_keys: int
     value_mismatch_rows: int
-    blocking_rows: int
+    blocking_rows: int  # rows with at least one blocking difference
+    warning_rows: int = 0  # rows whose worst difference is a warning
+    accepted_rows: int = 0  # rows whose differences are all accepted
     by_rule: dict[str, RuleCount] = field(default_factory=dict)
     by_column: dict[str, int] = field(default_factory=dict)
     segments: int = 0
