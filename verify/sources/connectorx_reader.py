@@ -41,12 +41,9 @@ class ConnectorXReader:
     """A reader over one ConnectorX URL; sessions are short and only ever run SELECTs."""
 
     def __init__(self, url: SourceURL, dialect: Dialect) -> None:
-        self.url = url.connectorx()
-        if url.family == "postgres":
-            # Every session read-only and bounded, whatever the SQL: the server refuses writes.
-            sep = "&" if "?" in self.url else "?"
-            self.url += sep + "options=-c%20default_transaction_read_only%3Don"
-        self.conn, self.protocol = cx.rewrite_conn(self.url, None)
+        self.conn, self.protocol = cx.rewrite_conn(url.connectorx(), None)
+        # Every session read-only and in UTC, whatever the SQL: the server refuses writes.
+        self.setup = dialect.session_setup() or None
         self.dialect = dialect
         self.masked_url = url.masked
 
@@ -61,7 +58,7 @@ class ConnectorXReader:
                 queries=[sql],
                 protocol=self.protocol,
                 partition_query=None,
-                pre_execution_queries=None,
+                pre_execution_queries=self.setup,
             )
         except BaseException as exc:  # ConnectorX raises pyo3 panics, which are BaseExceptions
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):

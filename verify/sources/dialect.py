@@ -19,6 +19,20 @@ class Dialect:
     family: str
     mariadb: bool = False
 
+    def session_setup(self) -> list[str]:
+        """Statements that open every reading session: read-only, and timestamps in UTC."""
+        if self.family == "mysql":
+            return ["SET SESSION TRANSACTION READ ONLY", "SET SESSION time_zone = '+00:00'"]
+        if self.family == "postgres":
+            # The session default for transactions to come, and the transaction a driver may
+            # already have opened (SET SESSION CHARACTERISTICS does not reach that one).
+            return [
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+                "SET TRANSACTION READ ONLY",
+                "SET TIME ZONE 'UTC'",
+            ]
+        return []
+
     def quote(self, name: str) -> str:
         if self.family == "mysql":
             return "`" + name.replace("`", "``") + "`"

@@ -20,10 +20,7 @@ def open_reader(url: SourceURL, kind: str = "auto") -> Any:
         raise SourceError(f"ConnectorX cannot read {url.masked}; use --reader sqlalchemy", url.masked)
     facts = probe(url)
     dialect = Dialect(url.family or "generic", mariadb=facts.get("mariadb", False))
-    use_cx = kind == "connectorx" or (kind == "auto" and url.family is not None)
-    if kind == "auto" and not facts.get("utc", True):
-        use_cx = False  # ConnectorX cannot set the session zone; TIMESTAMPs must be read in UTC
-    if use_cx:
+    if kind == "connectorx" or (kind == "auto" and url.family is not None):
         from verify.sources.connectorx_reader import ConnectorXReader
 
         return ConnectorXReader(url, dialect)
@@ -47,10 +44,9 @@ def probe(url: SourceURL) -> dict[str, bool]:
         if url.family != "mysql":
             return {}
         with conn.cursor() as cur:
-            cur.execute("SELECT VERSION(), @@session.time_zone, @@system_time_zone")
-            version, tz, system_tz = cur.fetchone()
-        utc = tz in ("+00:00", "UTC") or (tz == "SYSTEM" and system_tz in ("UTC", "Etc/UTC"))
-        return {"mariadb": "mariadb" in str(version).lower(), "utc": utc}
+            cur.execute("SELECT VERSION()")
+            (version,) = cur.fetchone()
+        return {"mariadb": "mariadb" in str(version).lower()}
     finally:
         conn.close()
 

@@ -74,12 +74,8 @@ class SQLAlchemyReader:
         self._engine = create_engine(url.raw, pool_pre_ping=True)
 
     def _session_setup(self, conn: Any) -> None:
-        if self._family == "mysql":
-            conn.exec_driver_sql("SET SESSION time_zone = '+00:00'")
-            conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
-        elif self._family == "postgres":
-            conn.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            conn.exec_driver_sql("SET TIME ZONE 'UTC'")
+        for statement in self.dialect.session_setup():
+            conn.exec_driver_sql(statement)
 
     def _arrow_type(self, column: Any, unsigned: bool) -> pa.DataType | None:
         """The Arrow type of a result column, from the driver's type code and its precision."""
