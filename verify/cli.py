@@ -124,6 +124,14 @@ MAPPING = click.option(
     show_default=True,
     help="Print the summary as text or as JSON.",
 )
+@click.option(
+    "--only-previous-mismatches",
+    "previous_run",
+    type=click.Path(file_okay=False),
+    metavar="RUN",
+    help="Re-check only the keys that differed in the earlier run directory RUN "
+    "(e.g. .verify/runs/latest): the quick fix-and-rerun loop.",
+)
 @reports_errors
 def diff(
     mapping_path: str,
@@ -135,6 +143,7 @@ def diff(
     segment_rows: int,
     reader: str,
     fmt: str,
+    previous_run: str | None,
 ) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
 
@@ -156,6 +165,7 @@ def diff(
         segment_rows=segment_rows,
         reader=reader,
         progress=sys.stderr.isatty(),
+        only_previous_mismatches=previous_run,
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))
