@@ -29,6 +29,8 @@ demo: $(STAMP)
 	$(BIN)/verify diff --mapping mappings/dfp_to_f1.yaml \
 	  --old sqlite:///$(DEMO)/old.db --new sqlite:///$(DEMO)/new.db \
 	  || test $$? -eq 1  # exit 1 = blocking differences found, which is the point of the demo
+	$(BIN)/verify report --run .verify/runs/latest --html $(DEMO)/report.html --markdown $(DEMO)/report.md
+	@echo "HTML report: $(abspath $(DEMO)/report.html)"
 
 ## test: the whole suite, real MariaDB and PostgreSQL included
 test: $(STAMP)

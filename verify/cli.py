@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from verify import __version__
-from verify.errors import VerifyError
+from verify.errors import UsageError, VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,6 +124,14 @@ MAPPING = click.option(
     show_default=True,
     help="Print the summary as text or as JSON.",
 )
+@click.option(
+    "--only-previous-mismatches",
+    "previous_run",
+    type=click.Path(file_okay=False),
+    metavar="RUN",
+    help="Re-check only the keys that differed in the earlier run directory RUN "
+    "(e.g. .verify/runs/latest): the quick fix-and-rerun loop.",
+)
 @reports_errors
 def diff(
     mapping_path: str,
@@ -135,6 +143,7 @@ def diff(
     segment_rows: int,
     reader: str,
     fmt: str,
+    previous_run: str | None,
 ) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
 
@@ -156,6 +165,7 @@ def diff(
         segment_rows=segment_rows,
         reader=reader,
         progress=sys.stderr.isatty(),
+        only_previous_mismatches=previous_run,
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))
@@ -190,17 +200,92 @@ def gate(run_dir: str, policy_path: str, stage: float, fmt: str) -> None:
 
 
 @main.command()
-@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), metavar="DIR")
-@click.option("--html", type=click.Path(dir_okay=False), metavar="FILE")
-@click.option("--markdown", type=click.Path(dir_okay=False), metavar="FILE")
-@click.option("--junit", type=click.Path(dir_okay=False), metavar="FILE")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), metavar="FILE")
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Run directory written by verify diff (e.g. .verify/runs/latest).",
+)
+@click.option("--html", type=click.Path(dir_okay=False), metavar="FILE", help="Self-contained HTML page.")
+@click.option(
+    "--markdown",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="FILE",
+    help="Markdown for a pull request or a CI job summary ('-' for stdout).",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="FILE",
+    help="JUnit XML: one test case per entity and rule; blocking rules fail.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="FILE",
+    help="JSON: the summary plus samples, history and the comparison.",
+)
+@click.option(
+    "--compare-to",
+    "compare_to",
+    type=click.Path(file_okay=False),
+    metavar="RUN",
+    help="Earlier run directory to compare with. Default: the previous complete run of the same "
+    "mapping next to DIR.",
+)
+@click.option("--no-compare", is_flag=True, help="Leave the comparison with an earlier run out.")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="Sample rows per rule.",
+)
 @reports_errors
 def report(
-    run_dir: str, html: str | None, markdown: str | None, junit: str | None, json_path: str | None
+    run_dir: str,
+    html: str | None,
+    markdown: str | None,
+    junit: str | None,
+    json_path: str | None,
+    compare_to: str | None,
+    no_compare: bool,
+    samples: int,
 ) -> None:
-    """Render a run for reviewers (not implemented yet)."""
-    raise VerifyError("verify report is not implemented yet (issue #4)")
+    """Render a run for reviewers: HTML, Markdown, JSON, JUnit XML.
+
+    With no output option the Markdown goes to stdout. Per entity and rule the report also says
+    which keys were fixed, are new and are still there since an earlier run (--compare-to,
+    default the previous run). Exit 0: written; 2: bad input (a missing or corrupt run directory).
+    """
+    from verify.report.model import load_report
+    from verify.report.output import renderers, write_text
+
+    if compare_to and no_compare:
+        raise UsageError("--compare-to and --no-compare exclude each other; give one")
+    outputs = {"html": html, "markdown": markdown, "junit": junit, "json": json_path}
+    if not any(outputs.values()):
+        outputs["markdown"] = "-"
+    if sum(1 for v in outputs.values() if v == "-") > 1:
+        raise UsageError("only one report can go to stdout ('-'); give the others a file")
+    result = load_report(run_dir, compare_to=compare_to, compare=not no_compare, sample_rows=samples)
+    render = renderers()
+    for fmt, path in outputs.items():
+        if not path:
+            continue
+        text = render[fmt](result)
+        if path == "-":
+            click.echo(text, nl=False)
+        else:
+            write_text(path, text, f"--{fmt}")
+            click.echo(f"{fmt} report: {path}", err=True)
+    if result.comparison:
+        c = result.comparison
+        click.echo(f"compared with {c.other.id} ({c.chosen_by})", err=True)
 
 
 @main.group()

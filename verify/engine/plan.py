@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -36,12 +36,18 @@ class SideQuery:
 
 @dataclass(frozen=True)
 class Segment:
-    """A key range [lo, hi) of one entity's partition column; None is unbounded."""
+    """A key range [lo, hi) of one entity's partition column; None is unbounded.
+
+    A re-check (`--only-previous-mismatches`) narrows a segment to the partition `values`
+    listed (SQL `IN`) and to exactly the canonical `keys` (a Polars frame) inside it.
+    """
 
     entity: str
     index: int
     lo: Any = None
     hi: Any = None
+    values: tuple[Any, ...] | None = None
+    keys: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -466,4 +472,8 @@ def segment_sql(query: SideQuery, segment: Segment, dialect: Any) -> str:
             conds.append(f"{query.partition_sql} >= {dialect.literal(segment.lo)}")
         if segment.hi is not None:
             conds.append(f"{query.partition_sql} < {dialect.literal(segment.hi)}")
+        if segment.values:
+            conds.append(
+                f"{query.partition_sql} IN ({', '.join(dialect.literal(v) for v in segment.values)})"
+            )
     return dialect.select(list(query.select), query.table, query.query, conds)

@@ -35,6 +35,7 @@ class DiffOptions:
     segment_rows: int = 50_000
     reader: str = "auto"
     progress: bool = False
+    only_previous_mismatches: str | None = None  # an earlier run dir: re-check only its keys
 
 
 def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceURL], str]:
@@ -63,6 +64,9 @@ def run_diff(options: DiffOptions) -> RunResult:
     started = time.monotonic()
     start_at = dt.datetime.now(dt.UTC)
     plans, urls, sha = plan_run(options)
+    recheck_notes: tuple[str, ...] = ()
+    if options.only_previous_mismatches:
+        plans, recheck_notes = _recheck(plans, options)
     out_dir = options.out_dir or rundir.default_run_dir(start_at)
     rundir.prepare(out_dir)
     tasks = [
@@ -82,12 +86,14 @@ def run_diff(options: DiffOptions) -> RunResult:
             "workers": options.workers,
             "segment_rows": options.segment_rows,
             "reader": options.reader,
+            "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
         },
         "started_at": start_at.isoformat(),
         "ended_at": None,
         "segments": segments,
         "plan": {
             p.name: {
+                "keys": list(p.keys),
                 "segments": len(p.segments),
                 "partition": p.partition,
                 "types": p.types,
@@ -119,13 +125,34 @@ def run_diff(options: DiffOptions) -> RunResult:
 
     status = "complete" if not failures else "partial"
     summaries = {name: t.summary() for name, t in merged.items()}
-    notes = tuple(n for p in plans for n in p.notes)
+    notes = tuple(n for p in plans for n in p.notes) + recheck_notes[1:]
     result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started)
     rundir.write_json(os.path.join(out_dir, "summary.json"), result.to_dict())
     run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat())
     rundir.write_json(os.path.join(out_dir, "run.json"), run_info)  # last: marks the run done
     rundir.point_latest(out_dir)
     return result
+
+
+def _recheck(plans: list[EntityPlan], options: DiffOptions) -> tuple[list[EntityPlan], tuple[str, ...]]:
+    """Narrow the plans to the keys that differed in an earlier run (--only-previous-mismatches).
+
+    Returns the plans and (the earlier run's path with `latest` resolved, then notes).
+    """
+    from verify.engine.recheck import previous_keys, restrict_plan
+
+    assert options.only_previous_mismatches
+    keys, earlier = previous_keys(options.only_previous_mismatches, plans)
+    given = options.only_previous_mismatches.rstrip("/")
+    resolved = os.path.join(os.path.dirname(given), earlier.id)
+    kept = [p for p in plans if p.name in earlier.entities or options.entities]
+    notes = [
+        f"re-checked only the {sum(keys[p.name].height for p in kept):,} keys that differed in {resolved}"
+    ]
+    left_out = [p.name for p in plans if p not in kept]
+    if left_out:
+        notes.append(f"not re-checked (not in {resolved}): {', '.join(left_out)}")
+    return [restrict_plan(p, keys[p.name]) for p in kept], (resolved, *notes)
 
 
 class _Totals:

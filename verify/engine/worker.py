@@ -14,6 +14,7 @@ import polars as pl
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
+from verify.engine.recheck import only_keys
 from verify.engine.rules import RuleCounts, classify
 from verify.sources.open import reader_for
 
@@ -58,6 +59,8 @@ def run_segment(task: SegmentTask) -> SegmentResult:
     plan = task.plan
     old = canonicalize(old_raw, plan.recipes["old"])
     new = canonicalize(new_raw, plan.recipes["new"])
+    if task.segment.keys is not None:  # --only-previous-mismatches: exactly the keys asked for
+        old, new = only_keys(old, task.segment.keys, plan.keys), only_keys(new, task.segment.keys, plan.keys)
     del old_raw, new_raw
     differences, counts = compare(old, new, list(plan.keys), list(plan.checks))
     del old, new

@@ -7,6 +7,8 @@ from typing import Any
 
 from verify.results.summary import RunResult
 
+_SEVERITY = {"block": 0, "warn": 1, "accept": 2}  # blocking rules first
+
 
 def _pct(rate: float) -> str:
     return f"{rate * 100:.4f}%" if rate and rate < 0.0001 else f"{rate * 100:.2f}%"
@@ -31,10 +33,28 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
         for label, n in details:
             if n:
                 lines.append(f"    {label:<28}{n:>10,}")
+        if e.by_rule:
+            lines.append("    by rule:")
+        rules = sorted(
+            e.by_rule.items(), key=lambda kv: (_SEVERITY.get(kv[1].severity, 0), -kv[1].rows, kv[0])
+        )
+        width = max((len(rule) for rule in e.by_rule), default=0)
+        for rule, rc in rules:
+            extra = [str(v) for v in (rc.owner, rc.ticket) if v]
+            if rc.expired:
+                extra.append(f"EXPIRED {rc.expires}")
+            tail = f"  ({', '.join(extra)})" if extra else ""
+            label = f"[{rc.severity}]"
+            lines.append(f"      {label:<9}{rule:<{width}}{rc.rows:>10,} rows  {rc.cells:>8,} cells{tail}")
+        if e.by_rule:
+            lines.append(
+                f"    rows by worst severity: {e.blocking_rows:,} block, {e.warning_rows:,} warn, "
+                f"{e.accepted_rows:,} accept"
+            )
+        if e.by_column:
+            lines.append("    by column:")
         for col, n in e.by_column.items():
-            lines.append(f"      column {col:<21}{n:>10,} cells")
-        for rule, rc in e.by_rule.items():
-            lines.append(f"    rule {rule:<23}{rc.rows:>10,} rows  {rc.cells:>8,} cells  [{rc.severity}]")
+            lines.append(f"      {col:<28}{n:>10,} cells")
         if e.segments_failed:
             lines.append(f"    segments failed: {e.segments_failed} of {e.segments + e.segments_failed}")
     for note in result.notes:

@@ -1,0 +1,165 @@
+"""Reading run directories back: one run's files, its siblings, the previous run.
+
+Runs are kept side by side (`.verify/runs/<timestamp>/`, with a `latest` link). The
+"previous run" of a run is the newest other complete run in the same parent directory that
+started before it, for the same mapping path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from verify.errors import RunDirError
+
+# Columns every mismatch part has; the others are the entity's canonical key columns.
+MISMATCH_COLUMNS = ("kind", "column", "old", "new", "rule", "severity")
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run directory as read from disk: where it is, run.json and summary.json."""
+
+    path: str  # as the user gave it (may be the `latest` link)
+    real_path: str
+    info: dict[str, Any]
+    summary: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        """The run's directory name (its timestamp under the default home)."""
+        return os.path.basename(self.real_path)
+
+    @property
+    def status(self) -> str:
+        return str(self.info.get("status", "unknown"))
+
+    @property
+    def mapping_path(self) -> str | None:
+        mapping = self.info.get("mapping") or {}
+        return mapping.get("path") if isinstance(mapping, dict) else None
+
+    @property
+    def started_at(self) -> str:
+        return str(self.info.get("started_at") or "")
+
+    @property
+    def only_previous_mismatches(self) -> str | None:
+        """The earlier run whose mismatching keys this run re-checked, or None for a full run."""
+        value = (self.info.get("options") or {}).get("only_previous_mismatches")
+        return str(value) if value else None
+
+    @property
+    def entities(self) -> dict[str, dict[str, Any]]:
+        return dict(self.summary.get("entities") or {})
+
+    def parts(self, entity: str) -> list[str]:
+        """The mismatch Parquet parts of one entity, in name order."""
+        folder = os.path.join(self.real_path, "mismatches", entity)
+        if not os.path.isdir(folder):
+            return []
+        return sorted(
+            os.path.join(folder, f)
+            for f in os.listdir(folder)
+            if f.startswith("part-") and f.endswith(".parquet")
+        )
+
+    def key_columns(self, entity: str) -> list[str] | None:
+        """The entity's canonical key columns: from run.json's plan, else from a part's schema."""
+        plan = (self.info.get("plan") or {}).get(entity) or {}
+        if plan.get("keys"):
+            return [str(k) for k in plan["keys"]]
+        parts = self.parts(entity)
+        if not parts:
+            return None
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.read_schema(parts[0]).names
+        except Exception as exc:  # noqa: BLE001 - any unreadable part is a corrupt run directory
+            raise RunDirError(
+                f"{parts[0]} is not a readable Parquet file ({exc}); run verify diff again"
+            ) from None
+        return [n for n in names if n not in MISMATCH_COLUMNS]
+
+
+def _read_json(path: str, what: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise RunDirError(
+            f"{os.path.dirname(path) or '.'} is not a verify run directory (no {what}); "
+            "give a directory written by verify diff, e.g. .verify/runs/latest"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise RunDirError(
+            f"{path} is corrupt (invalid JSON at line {exc.lineno}: {exc.msg}); "
+            "the run was interrupted or the file edited: run verify diff again"
+        ) from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path} is corrupt (not a JSON object); run verify diff again")
+    return data
+
+
+def read_run(path: str) -> StoredRun:
+    """Read a run directory's run.json and summary.json; one clear RunDirError if it is not one."""
+    if not os.path.exists(path):
+        raise RunDirError(
+            f"run directory {path} does not exist; give a directory written by verify diff, "
+            "e.g. .verify/runs/latest"
+        )
+    if not os.path.isdir(path):
+        raise RunDirError(f"{path} is a file, not a run directory; give the directory verify diff wrote")
+    info = _read_json(os.path.join(path, "run.json"), "run.json")
+    summary = _read_json(os.path.join(path, "summary.json"), "summary.json")
+    entities = summary.get("entities")
+    if not isinstance(entities, dict) or not all(isinstance(e, dict) for e in entities.values()):
+        raise RunDirError(
+            f"{os.path.join(path, 'summary.json')} is corrupt (no 'entities' object); run verify diff again"
+        )
+    return StoredRun(path, os.path.realpath(path), info, summary)
+
+
+def sibling_runs(run: StoredRun) -> list[StoredRun]:
+    """Complete runs next to `run` (same parent directory, same mapping path), oldest first.
+
+    Unreadable or unfinished directories are passed over: they are not runs to compare with.
+    """
+    parent = os.path.dirname(run.real_path)
+    seen: set[str] = set()
+    runs = []
+    for name in sorted(os.listdir(parent)):
+        full = os.path.realpath(os.path.join(parent, name))
+        if full in seen or not os.path.isdir(full):
+            continue
+        seen.add(full)
+        if full == run.real_path:
+            continue
+        try:
+            other = read_run(full)
+        except RunDirError:
+            continue
+        if other.status == "complete" and other.mapping_path == run.mapping_path and other.started_at:
+            runs.append(other)
+    return sorted(runs, key=lambda r: (r.started_at, r.id))
+
+
+def previous_run(run: StoredRun) -> StoredRun | None:
+    """The newest complete run for the same mapping, in the same parent, started before `run`.
+
+    A full run is compared with the previous full run (a re-check covers only a few keys, so
+    every other key would look new); a re-check with the run whose keys it re-checked, where
+    that is still there.
+    """
+    older = [r for r in sibling_runs(run) if (r.started_at, r.id) < (run.started_at, run.id)]
+    if run.only_previous_mismatches:
+        name = os.path.basename(os.path.normpath(run.only_previous_mismatches))
+        rechecked = [r for r in older if r.id == name]
+        return rechecked[-1] if rechecked else (older[-1] if older else None)
+    full = [r for r in older if not r.only_previous_mismatches]
+    return full[-1] if full else None
