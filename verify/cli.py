@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from verify import __version__
-from verify.errors import UsageError, VerifyError
+from verify.errors import EXIT_INTERRUPTED, UsageError, VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +28,9 @@ def reports_errors(fn: F) -> F:
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -78,7 +81,13 @@ MAPPING = click.option(
 
 
 @main.command()
-@MAPPING
+@click.option(
+    "--mapping",
+    "mapping_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Mapping YAML file (required, except with --resume, which reuses the run's).",
+)
 @OLD_URL
 @NEW_URL
 @click.option(
@@ -132,9 +141,17 @@ MAPPING = click.option(
     help="Re-check only the keys that differed in the earlier run directory RUN "
     "(e.g. .verify/runs/latest): the quick fix-and-rerun loop.",
 )
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Finish the partial run in DIR (interrupted, or with failed segments): its mapping, "
+    "entities and segments are reused and finished segments are not read again.",
+)
 @reports_errors
 def diff(
-    mapping_path: str,
+    mapping_path: str | None,
     old_url: str,
     new_url: str,
     entities: tuple[str, ...],
@@ -144,6 +161,7 @@ def diff(
     reader: str,
     fmt: str,
     previous_run: str | None,
+    resume_dir: str | None,
 ) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
 
@@ -155,6 +173,15 @@ def diff(
     from verify.report.terminal import render_diff
 
     limit_allocator_growth()
+    if resume_dir:
+        from verify.results.rundir import read_run
+
+        if out_dir and os.path.abspath(out_dir) != os.path.abspath(resume_dir):
+            raise UsageError("--resume DIR writes into DIR; leave out --out")
+        out_dir = resume_dir
+        mapping_path = mapping_path or read_run(resume_dir)["mapping"]["path"]
+    if not mapping_path:
+        raise UsageError("give --mapping FILE (or --resume DIR of a run, whose mapping is reused)")
     options = DiffOptions(
         mapping_path=mapping_path,
         old_url=old_url,
@@ -166,6 +193,7 @@ def diff(
         reader=reader,
         progress=sys.stderr.isatty(),
         only_previous_mismatches=previous_run,
+        resume=bool(resume_dir),
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))

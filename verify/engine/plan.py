@@ -118,10 +118,12 @@ def plan_entity(
     mapping: Mapping,
     segment_rows: int,
     today: dt.date | None = None,
+    segments: tuple[Segment, ...] | None = None,
 ) -> EntityPlan:
     """Resolve one entity against the live schemas; raises MappingError with every problem.
 
-    `today` (default: the UTC date) decides which waivers have expired.
+    `today` (default: the UTC date) decides which waivers have expired; `segments`, when given,
+    are used as they are (a resumed run keeps the segments it started with).
     """
     problems: list[tuple[int | None, str]] = []
     where = f"entity '{entity.name}'"
@@ -273,7 +275,8 @@ def plan_entity(
     if problems:
         raise MappingError(mapping.path, problems)
     partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
-    segments = _segments(entity.name, partition, queries, readers, segment_rows)
+    if segments is None:
+        segments = _segments(entity.name, partition, queries, readers, segment_rows)
     return EntityPlan(
         name=entity.name,
         keys=keys,

@@ -13,11 +13,11 @@ from typing import Any
 
 from verify import __version__
 from verify.engine.compare import SegmentCounts
-from verify.engine.plan import EntityPlan, plan_entity
+from verify.engine.plan import EntityPlan, Segment, plan_entity
 from verify.engine.rules import CATCH_ALL
 from verify.engine.worker import SegmentResult, SegmentTask, run_segment
-from verify.errors import RunError, UsageError, VerifyError
-from verify.mapping import load_mapping
+from verify.errors import EXIT_INTERRUPTED, RunDirError, RunError, UsageError, VerifyError
+from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
 from verify.results.summary import EntitySummary, RuleCount, RunResult
 from verify.sources.open import reader_for
@@ -36,10 +36,16 @@ class DiffOptions:
     reader: str = "auto"
     progress: bool = False
     only_previous_mismatches: str | None = None  # an earlier run dir: re-check only its keys
+    resume: bool = False  # out_dir is a partial run to finish
 
 
-def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceURL], str]:
-    """Load the mapping and plan each chosen entity against the live schemas."""
+def plan_run(
+    options: DiffOptions, bounds: dict[str, list[Segment]] | None = None
+) -> tuple[list[EntityPlan], dict[str, SourceURL], str]:
+    """Load the mapping and plan each chosen entity against the live schemas.
+
+    `bounds` (when resuming) are the segments a run was planned with, kept as they were.
+    """
     mapping = load_mapping(options.mapping_path)
     unknown = [e for e in options.entities if e not in mapping.entities]
     if unknown:
@@ -55,83 +61,173 @@ def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceUR
         }
         readers = {side: f.result() for side, f in pending.items()}
     chosen = options.entities or tuple(mapping.entities)
-    plans = [plan_entity(mapping.entities[name], readers, mapping, options.segment_rows) for name in chosen]
+    plans = [
+        plan_entity(
+            mapping.entities[name],
+            readers,
+            mapping,
+            options.segment_rows,
+            segments=tuple(bounds[name]) if bounds is not None else None,
+        )
+        for name in chosen
+    ]
     return plans, urls, mapping.sha256
 
 
 def run_diff(options: DiffOptions) -> RunResult:
-    """The whole `verify diff`: returns the result; the run directory holds the details."""
+    """The whole `verify diff`: returns the result; the run directory holds the details.
+
+    Each finished segment leaves a record in the run directory, and the totals are merged from
+    those records, so a run that is resumed (`options.resume`) reads only the segments that
+    were not finished and counts every segment exactly once. Ctrl-C stops at the segments in
+    flight and leaves a partial run (raises Interrupted).
+    """
     started = time.monotonic()
     start_at = dt.datetime.now(dt.UTC)
-    plans, urls, sha = plan_run(options)
+    run_info, bounds = _resumable(options) if options.resume else ({}, None)
+    plans, urls, sha = plan_run(options, bounds)
     recheck_notes: tuple[str, ...] = ()
+    planned = {p.name: [{"index": s.index, "lo": s.lo, "hi": s.hi} for s in p.segments] for p in plans}
     if options.only_previous_mismatches:
         plans, recheck_notes = _recheck(plans, options)
     out_dir = options.out_dir or rundir.default_run_dir(start_at)
-    rundir.prepare(out_dir)
+    if not options.resume:
+        rundir.prepare(out_dir)
+    done = rundir.read_segments(out_dir)
     tasks = [
         SegmentTask(p, s, {"old": options.old_url, "new": options.new_url}, options.reader, out_dir)
         for p in plans
         for s in p.segments
+        if (p.name, s.index) not in done
     ]
-    segments: dict[str, Any] = {"total": len(tasks), "done": 0, "failed": []}
-    run_info: dict[str, Any] = {
-        "status": "running",
-        "tool": {"name": "verify", "version": __version__},
-        "mapping": {"path": options.mapping_path, "sha256": sha},
-        "old_url": urls["old"].masked,
-        "new_url": urls["new"].masked,
-        "options": {
-            "entities": [p.name for p in plans],
-            "workers": options.workers,
-            "segment_rows": options.segment_rows,
-            "reader": options.reader,
-            "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
-        },
-        "started_at": start_at.isoformat(),
-        "ended_at": None,
-        "segments": segments,
-        "plan": {
-            p.name: {
-                "keys": list(p.keys),
-                "segments": len(p.segments),
-                "partition": p.partition,
-                "types": p.types,
-                "notes": list(p.notes),
-            }
-            for p in plans
-        },
-    }
+    total = sum(len(p.segments) for p in plans)
+    segments: dict[str, Any] = {"total": total, "done": total - len(tasks), "failed": []}
+    if not options.resume:
+        run_info = {
+            "tool": {"name": "verify", "version": __version__},
+            "mapping": {"path": options.mapping_path, "sha256": sha},
+            "old_url": urls["old"].masked,
+            "new_url": urls["new"].masked,
+            "options": {
+                "entities": [p.name for p in plans],
+                "workers": options.workers,
+                "segment_rows": options.segment_rows,
+                "reader": options.reader,
+                "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
+            },
+            "started_at": start_at.isoformat(),
+            "plan": {
+                p.name: {
+                    "keys": list(p.keys),
+                    "segments": len(p.segments),
+                    "partition": p.partition,
+                    "types": p.types,
+                    "notes": list(p.notes),
+                    "bounds": planned[p.name],
+                }
+                for p in plans
+            },
+        }
+    else:
+        run_info.setdefault("resumed_at", []).append(start_at.isoformat())
+    run_info.update(status="running", ended_at=None, segments=segments)
     rundir.write_json(os.path.join(out_dir, "run.json"), run_info)
 
-    merged = {p.name: _Totals(p) for p in plans}
     failures: list[str] = []
+    interrupted = False
     progress = _Progress(len(tasks), options.progress)
     try:
         for task, outcome in _execute(tasks, options.workers):
             if isinstance(outcome, BaseException):
-                msg = f"{task.plan.name} segment {task.segment.index}: {outcome}"
-                failures.append(msg)
+                failures.append(f"{task.plan.name} segment {task.segment.index}: {outcome}")
                 segments["failed"].append(
                     {"entity": task.plan.name, "index": task.segment.index, "error": str(outcome)}
                 )
-                merged[task.plan.name].failed += 1
             else:
-                merged[task.plan.name].add(outcome)
                 segments["done"] += 1
                 progress.step(outcome.counts.rows_old + outcome.counts.rows_new)
+    except KeyboardInterrupt:
+        interrupted = True
+        failures.append("interrupted (Ctrl-C)")
     finally:
         progress.close()
 
-    status = "complete" if not failures else "partial"
+    # Totals come from the segment records on disk: each finished segment exactly once.
+    merged = {p.name: _Totals(p) for p in plans}
+    records = rundir.read_segments(out_dir)
+    for p in plans:
+        for s in p.segments:
+            record = records.get((p.name, s.index))
+            if record is None:
+                merged[p.name].failed += 1
+            else:
+                merged[p.name].add(SegmentResult.from_record(record))
+    segments["done"] = sum(t.segments for t in merged.values())
+    status = "complete" if segments["done"] == total else "partial"
     summaries = {name: t.summary() for name, t in merged.items()}
     notes = tuple(n for p in plans for n in p.notes) + recheck_notes[1:]
     result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started)
     rundir.write_json(os.path.join(out_dir, "summary.json"), result.to_dict())
-    run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat())
+    run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat(), interrupted=interrupted)
     rundir.write_json(os.path.join(out_dir, "run.json"), run_info)  # last: marks the run done
     rundir.point_latest(out_dir)
+    if interrupted:
+        raise Interrupted(result)
     return result
+
+
+def _resumable(options: DiffOptions) -> tuple[dict[str, Any], dict[str, list[Segment]]]:
+    """The run.json of the run to resume and the segments it was planned with, once it is sure
+    that the run is partial and is resumed with its own mapping, stores and options."""
+    assert options.out_dir
+    out_dir = options.out_dir
+    run = rundir.read_run(out_dir)
+    if run["status"] == "complete":
+        raise UsageError(f"{out_dir} is a complete run; there is nothing to resume")
+    stored = run.get("options", {})
+    if stored.get("only_previous_mismatches") != options.only_previous_mismatches or (
+        options.entities and list(options.entities) != stored.get("entities")
+    ):
+        raise UsageError(
+            f"--resume {out_dir}: give the same --entity and --only-previous-mismatches as "
+            "the run had, or none (they are taken from its run.json)"
+        )
+    for side, raw in (("old", options.old_url), ("new", options.new_url)):
+        masked = SourceURL.parse(raw, side).masked
+        if run[f"{side}_url"] != masked:
+            raise RunDirError(
+                f"the run in {out_dir} read --{side} {run[f'{side}_url']}, not {masked}; "
+                "resume it with the same stores"
+            )
+    if os.path.isfile(options.mapping_path) and file_sha256(options.mapping_path) != run["mapping"]["sha256"]:
+        raise RunDirError(
+            f"the mapping {options.mapping_path} changed since the run in {out_dir} started; "
+            "its finished segments would not match: start a new run"
+        )
+    try:
+        bounds = {
+            name: [Segment(name, b["index"], b["lo"], b["hi"]) for b in plan["bounds"]]
+            for name, plan in run["plan"].items()
+        }
+    except (KeyError, TypeError):
+        raise RunDirError(
+            f"{out_dir}/run.json does not list its segments (an older verify wrote it, or it was "
+            "edited); it cannot be resumed: start a new run"
+        ) from None
+    return run, bounds
+
+
+class Interrupted(VerifyError):
+    """Ctrl-C: the run directory holds a partial run that `verify diff --resume` finishes."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        super().__init__(
+            f"interrupted: {result.run_dir} holds a partial run; finish it with "
+            f"verify diff --resume {result.run_dir} --old URL --new URL"
+        )
 
 
 def _recheck(plans: list[EntityPlan], options: DiffOptions) -> tuple[list[EntityPlan], tuple[str, ...]]:

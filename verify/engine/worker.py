@@ -5,9 +5,12 @@ Runs on a worker thread; readers are opened once per source and shared by the th
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -16,6 +19,8 @@ from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
 from verify.engine.recheck import only_keys
 from verify.engine.rules import RuleCounts, classify
+from verify.errors import SourceError
+from verify.results import rundir
 from verify.sources.open import reader_for
 
 _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
@@ -40,11 +45,44 @@ class SegmentResult:
     rules: RuleCounts
     part: str | None
 
+    def to_record(self) -> dict[str, Any]:
+        """The segment's record in the run directory, from which totals are merged."""
+        return {
+            "entity": self.entity,
+            "index": self.index,
+            "counts": dataclasses.asdict(self.counts),
+            "rules": dataclasses.asdict(self.rules),
+            "part": self.part and os.path.basename(self.part),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SegmentResult:
+        return cls(
+            record["entity"],
+            int(record["index"]),
+            SegmentCounts(**record["counts"]),
+            RuleCounts(**record["rules"]),
+            record["part"],
+        )
+
+
+RETRY_DELAYS = (0.5, 2.0, 5.0)  # seconds before each new attempt of a read that failed
+
 
 def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
+    """One side of the segment; a read that fails (connection lost, server restarting) is tried
+    again after a pause, up to len(RETRY_DELAYS) times, before the segment is given up."""
     reader = reader_for(task.urls[side], task.reader)
     query = task.plan.queries[side]
-    df = reader.read(segment_sql(query, task.segment, reader.dialect))
+    sql = segment_sql(query, task.segment, reader.dialect)
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            df = reader.read(sql)
+            break
+        except SourceError:
+            if delay is None:
+                raise
+            time.sleep(delay)
     if query.decimal_text:
         df = df.with_columns(pl.col(c).cast(pl.Decimal(38, s)) for c, s in query.decimal_text)
     return df
@@ -73,4 +111,6 @@ def run_segment(task: SegmentTask) -> SegmentResult:
         tmp = part + f".tmp-{os.getpid()}"
         diffs.write_parquet(tmp, compression="zstd")
         os.replace(tmp, part)
-    return SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)
+    result = SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)
+    rundir.write_segment(task.out_dir, plan.name, task.segment.index, result.to_record())
+    return result

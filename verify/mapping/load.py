@@ -51,11 +51,16 @@ class _Problems:
                 )
 
 
+def file_sha256(path: str) -> str:
+    """The hash that pins a run to the exact mapping file it used."""
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
 def load_mapping(path: str) -> Mapping:
     """Read, validate and build a mapping; raises MappingError naming every problem."""
     data, duplicates = load_yaml(path, "mapping")
-    with open(path, "rb") as fh:
-        digest = hashlib.sha256(fh.read()).hexdigest()
+    digest = file_sha256(path)
     problems = _Problems()
     problems.items.extend(duplicates)
     entities: dict[str, Entity] = {}

@@ -10,6 +10,7 @@ from typing import Any
 from verify.errors import RunDirError
 
 RUNS_HOME = os.path.join(".verify", "runs")
+SEGMENTS = "segments"  # DIR/segments/<entity>/<index>.json: one record per finished segment
 
 
 def write_json(path: str, data: Any) -> None:
@@ -62,3 +63,52 @@ def point_latest(out_dir: str) -> None:
         os.replace(tmp, link)
     except OSError:
         pass  # a filesystem without symlinks: `latest` is a convenience only
+
+
+def write_segment(out_dir: str, entity: str, index: int, record: dict[str, Any]) -> None:
+    """Record a finished segment (after its mismatch part is in place): it is never read again."""
+    folder = os.path.join(out_dir, SEGMENTS, entity)
+    os.makedirs(folder, exist_ok=True)
+    write_json(os.path.join(folder, f"{index:06d}.json"), record)
+
+
+def read_segments(out_dir: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every finished segment's record, by (entity, index)."""
+    records: dict[tuple[str, int], dict[str, Any]] = {}
+    root = os.path.join(out_dir, SEGMENTS)
+    if not os.path.isdir(root):
+        return records
+    for entity in sorted(os.listdir(root)):
+        for name in sorted(os.listdir(os.path.join(root, entity))):
+            if not name.endswith(".json"):
+                continue  # a temp file of a write that was cut off: that segment is not done
+            path = os.path.join(root, entity, name)
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    record = json.load(fh)
+            except (OSError, ValueError):
+                raise RunDirError(
+                    f"{path} is unreadable or corrupt; remove it and resume again (its segment is redone)"
+                ) from None
+            records[(entity, int(record["index"]))] = record
+    return records
+
+
+def read_run(out_dir: str) -> dict[str, Any]:
+    """A run directory's run.json; a missing or corrupt one is a RunDirError."""
+    path = os.path.join(out_dir, "run.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            run = json.load(fh)
+    except FileNotFoundError:
+        raise RunDirError(
+            f"{out_dir} is not a run directory (no run.json); give the directory of a verify diff run"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise RunDirError(
+            f"{path} is unreadable or corrupt ({exc}); it cannot be resumed, start a new run"
+        ) from None
+    required = ("status", "plan", "mapping", "old_url", "new_url")
+    if not isinstance(run, dict) or any(k not in run for k in required) or "sha256" not in run["mapping"]:
+        raise RunDirError(f"{path} is not a verify run file; it cannot be resumed, start a new run")
+    return run

@@ -1,0 +1,237 @@
+"""Faults on real servers: reading connections killed mid-segment, Ctrl-C, and --resume.
+
+The old side is MariaDB and the new side PostgreSQL; one side's reads are slowed with a sleep
+in its query so that another session can kill them while they run. Every run is compared with
+an uninterrupted run of the same diff: no row lost, none counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import verify.engine.worker as worker
+from verify.engine.run import DiffOptions, run_diff
+
+pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
+
+ROWS = 40  # ids 1..40; 4 segments of 10 at --segment-rows 10
+SLOW_MYSQL = "SELECT id, v FROM t WHERE SLEEP(0.01) = 0"
+SLOW_POSTGRES = "SELECT id, v FROM t WHERE pg_sleep(0.01)::text = ''"
+
+
+@pytest.fixture(scope="module")
+def stores(mysql_db, postgres_db):
+    """t(id, v) on both sides; new differs at ids 5 (value), 17 (missing) and 33 (value)."""
+    rows = [(i, i * 10) for i in range(1, ROWS + 1)]
+    mysql_db.execute(
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT)",
+        "INSERT INTO t VALUES " + ", ".join(f"({i}, {v})" for i, v in rows),
+    )
+    changed = {5: 51, 33: 331}
+    new_rows = [(i, changed.get(i, v)) for i, v in rows if i != 17]
+    postgres_db.execute(
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT)",
+        "INSERT INTO t VALUES " + ", ".join(f"({i}, {v})" for i, v in new_rows),
+    )
+    return mysql_db, postgres_db
+
+
+def mapping(tmp_path: Path, old_query: str | None = None, new_query: str | None = None) -> str:
+    old = f'{{query: "{old_query}"}}' if old_query else "{table: t}"
+    new = f'{{query: "{new_query}"}}' if new_query else "{table: t}"
+    path = tmp_path / "m.yaml"
+    entity = f"  t:\n    old: {old}\n    new: {new}\n    key: [id]\n    columns: {{v: {{}}}}\n"
+    path.write_text("version: 1\nentities:\n" + entity)
+    return str(path)
+
+
+def outcome(run_dir: Path) -> tuple[dict, list[tuple]]:
+    """What a run found: the entity's counts and its sorted mismatch records."""
+    summary = json.loads((run_dir / "summary.json").read_text())["entities"]["t"]
+    counts = {
+        k: summary[k]
+        for k in ("compared", "matched", "missing_in_new", "value_mismatch_rows", "blocking_rows")
+    }
+    parts = sorted((run_dir / "mismatches" / "t").glob("*.parquet"))
+    records = pl.concat([pl.read_parquet(p) for p in parts]).sort("id").rows() if parts else []
+    return counts, records
+
+
+EXPECTED_COUNTS = {
+    "compared": 40,
+    "matched": 37,
+    "missing_in_new": 1,
+    "value_mismatch_rows": 2,
+    "blocking_rows": 3,
+}
+
+
+class Killer(threading.Thread):
+    """Kills, from its own session, every segment read whose query contains `marker` (and, if
+    given, `segment`), up to `times` kills; planning queries are left alone."""
+
+    def __init__(self, db, family: str, marker: str, times: int, segment: str | None = None) -> None:
+        super().__init__(daemon=True)
+        self.db, self.family, self.marker, self.times, self.segment = db, family, marker, times, segment
+        self.killed = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        engine = self.db.engine()
+        from sqlalchemy import text
+
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            while not self.stop.is_set() and self.killed < self.times:
+                for pid, query in self._sessions(conn, text):
+                    query = query or ""
+                    segment_read = (
+                        "verify_src WHERE" in query and "COUNT(" not in query and "MIN(" not in query
+                    )
+                    if (
+                        segment_read
+                        and self.marker in query
+                        and (self.segment is None or self.segment in query)
+                    ):
+                        self._kill(conn, text, pid)
+                        self.killed += 1
+                time.sleep(0.005)
+        engine.dispose()
+
+    def _sessions(self, conn, text) -> list[tuple]:
+        if self.family == "mysql":
+            sql = "SELECT ID, INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
+        else:
+            sql = "SELECT pid, query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active'"
+        return list(conn.execute(text(sql)))
+
+    def _kill(self, conn, text, pid: int) -> None:
+        try:
+            if self.family == "mysql":
+                conn.execute(text(f"KILL {int(pid)}"))
+            else:
+                conn.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+        except Exception:  # noqa: BLE001 - the session may have ended on its own meanwhile
+            pass
+
+
+def diff(tmp_path: Path, stores, name: str, mapping_path: str, **extra) -> tuple:
+    mysql_db, postgres_db = stores
+    out = tmp_path / name
+    options = DiffOptions(
+        mapping_path, mysql_db.url, postgres_db.url, out_dir=str(out), workers=2, segment_rows=10
+    )
+    for key, value in extra.items():
+        options = DiffOptions(**{**options.__dict__, key: value})
+    return run_diff(options), out
+
+
+@pytest.fixture()
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(worker, "RETRY_DELAYS", (0.05, 0.05, 0.05))
+
+
+@pytest.mark.parametrize("family", ["mysql", "postgres"])
+def test_a_killed_read_is_retried_and_nothing_is_lost(tmp_path, stores, quick_retries, family):
+    slow = {"old_query": SLOW_MYSQL} if family == "mysql" else {"new_query": SLOW_POSTGRES}
+    marker = "SLEEP(0.01)" if family == "mysql" else "pg_sleep(0.01)"
+    m = mapping(tmp_path, **slow)
+    killer = Killer(stores[0] if family == "mysql" else stores[1], family, marker, times=2)
+    killer.start()
+    result, out = diff(tmp_path, stores, "run", m)
+    killer.stop.set()
+    killer.join()
+    assert killer.killed == 2  # two reads were cut in the middle
+    assert result.status == "complete" and result.exit_code == 1
+    assert outcome(out)[0] == EXPECTED_COUNTS
+    assert outcome(out) == outcome(diff(tmp_path, stores, "reference", mapping(tmp_path))[1])
+
+
+def test_a_segment_that_keeps_failing_leaves_a_partial_run_that_resume_finishes(
+    tmp_path, stores, quick_retries
+):
+    m = mapping(tmp_path, old_query=SLOW_MYSQL)
+    # Every read of the segment [21, 31) is killed, however often it is retried.
+    killer = Killer(stores[0], "mysql", "SLEEP(0.01)", times=10_000, segment=">= 21")
+    killer.start()
+    result, out = diff(tmp_path, stores, "run", m)
+    killer.stop.set()
+    killer.join()
+    assert result.status == "partial" and result.exit_code == 3
+    assert len(result.failures) == 1 and "segment 2" in result.failures[0]
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "partial" and run["segments"]["done"] == 3
+    finished = {p.name: p.stat().st_mtime_ns for p in (out / "segments" / "t").glob("*.json")}
+    assert sorted(finished) == ["000000.json", "000001.json", "000003.json"]
+
+    resumed, _ = diff(tmp_path, stores, "run", m, resume=True)
+    assert resumed.status == "complete" and resumed.exit_code == 1
+    # Finished segments were not read again: their records are untouched.
+    for name, mtime in finished.items():
+        assert (out / "segments" / "t" / name).stat().st_mtime_ns == mtime
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    assert outcome(out) == outcome(diff(tmp_path, stores, "reference", mapping(tmp_path))[1])
+    assert outcome(out)[0] == EXPECTED_COUNTS
+
+
+def test_ctrl_c_leaves_a_resumable_run_and_exits_130(tmp_path, stores):
+    mysql_db, postgres_db = stores
+    m = mapping(tmp_path, old_query=SLOW_MYSQL.replace("0.01", "0.05"))
+    out = tmp_path / "run"
+    verify = [sys.executable, "-m", "verify.cli", "diff", "--old", mysql_db.url, "--new", postgres_db.url]
+    args = [*verify, "--mapping", m, "--out", str(out), "--workers", "1", "--segment-rows", "10"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    records = out / "segments" / "t"
+    deadline = time.monotonic() + 60
+    while not (records.is_dir() and any(records.glob("*.json"))) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and f"--resume {out}" in err
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "partial" and run["interrupted"] is True
+    assert 1 <= run["segments"]["done"] < 4
+
+    done = subprocess.run([*verify, "--resume", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    assert outcome(out)[0] == EXPECTED_COUNTS
+
+
+def test_a_run_is_resumed_only_with_its_own_mapping_and_stores(tmp_path, stores, quick_retries):
+    mysql_db, postgres_db = stores
+    m = mapping(tmp_path, old_query=SLOW_MYSQL)
+    killer = Killer(mysql_db, "mysql", "SLEEP(0.01)", times=10_000, segment=">= 21")
+    killer.start()
+    _, out = diff(tmp_path, stores, "run", m)
+    killer.stop.set()
+    killer.join()
+    env = {**os.environ, "VERIFY_OLD_URL": mysql_db.url, "VERIFY_NEW_URL": postgres_db.url}
+    resume = [sys.executable, "-m", "verify.cli", "diff", "--resume", str(out)]
+
+    other = subprocess.run(
+        [*resume, "--new", postgres_db.url.rsplit("/", 1)[0] + "/postgres"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert other.returncode == 2 and "resume it with the same stores" in other.stderr
+
+    Path(m).write_text(Path(m).read_text() + "\n# edited\n")
+    changed = subprocess.run(resume, capture_output=True, text=True, env=env)
+    assert changed.returncode == 2 and "changed since the run" in changed.stderr
+
+    nothing = subprocess.run([*resume[:-1], str(tmp_path / "nope")], capture_output=True, text=True, env=env)
+    assert nothing.returncode == 2 and "not a run directory" in nothing.stderr
+    assert "Traceback" not in other.stderr + changed.stderr + nothing.stderr
