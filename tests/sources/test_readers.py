@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from verify.errors import SourceError
+from verify.sources.dialect import STATEMENT_TIMEOUT
 from verify.sources.open import open_reader
 from verify.sources.urls import SourceURL
 
@@ -24,7 +25,8 @@ def test_mysql_sessions_are_read_only_and_utc(mysql_db, kind):
         "INSERT INTO ts VALUES (1, '2024-01-01 10:00:00')",
     )
     reader = open_reader(SourceURL.parse(mysql_db.url), kind)
-    assert reader.row("SELECT @@session.time_zone AS tz, @@session.tx_read_only AS ro") == ("+00:00", 1)
+    settings = "SELECT @@session.time_zone, @@session.tx_read_only, @@session.max_statement_time AS t"
+    assert reader.row(settings) == ("+00:00", 1, STATEMENT_TIMEOUT)
     (at,) = reader.row("SELECT at FROM ts")
     assert at.replace(tzinfo=None) == dt.datetime(2024, 1, 1, 5, 0)
     with pytest.raises(SourceError, match="READ ONLY"):
@@ -36,8 +38,11 @@ def test_mysql_sessions_are_read_only_and_utc(mysql_db, kind):
 def test_postgres_sessions_are_read_only_and_utc(postgres_db, kind):
     postgres_db.execute("DROP TABLE IF EXISTS ts", "CREATE TABLE ts (id INT PRIMARY KEY)")
     reader = open_reader(SourceURL.parse(postgres_db.url), kind)
-    settings = "SELECT current_setting('TimeZone') AS tz, current_setting('transaction_read_only') AS ro"
-    assert reader.row(settings) == ("UTC", "on")
+    settings = (
+        "SELECT current_setting('TimeZone') AS tz, current_setting('transaction_read_only') AS ro, "
+        "current_setting('statement_timeout') AS t"
+    )
+    assert reader.row(settings) == ("UTC", "on", f"{STATEMENT_TIMEOUT // 60}min")
     with pytest.raises(SourceError, match="read-only"):
         reader.read("SELECT id FROM ts FOR UPDATE")
 

@@ -11,6 +11,10 @@ import decimal
 from dataclasses import dataclass
 from typing import Any
 
+# Seconds any one query may run before the server cancels it: a segment reads in seconds, so a
+# query running this long is stuck (a lock, a plan gone wrong) and is not left on a live store.
+STATEMENT_TIMEOUT = 1800
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -20,9 +24,14 @@ class Dialect:
     mariadb: bool = False
 
     def session_setup(self) -> list[str]:
-        """Statements that open every reading session: read-only, and timestamps in UTC."""
+        """Statements that open every reading session: read-only, bounded in time, in UTC."""
         if self.family == "mysql":
-            return ["SET SESSION TRANSACTION READ ONLY", "SET SESSION time_zone = '+00:00'"]
+            timeout = (
+                f"SET SESSION max_statement_time = {STATEMENT_TIMEOUT}"
+                if self.mariadb
+                else f"SET SESSION max_execution_time = {STATEMENT_TIMEOUT * 1000}"
+            )
+            return ["SET SESSION TRANSACTION READ ONLY", "SET SESSION time_zone = '+00:00'", timeout]
         if self.family == "postgres":
             # The session default for transactions to come, and the transaction a driver may
             # already have opened (SET SESSION CHARACTERISTICS does not reach that one).
@@ -30,6 +39,7 @@ class Dialect:
                 "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
                 "SET TRANSACTION READ ONLY",
                 "SET TIME ZONE 'UTC'",
+                f"SET statement_timeout = '{STATEMENT_TIMEOUT}s'",
             ]
         return []
 
