@@ -108,7 +108,7 @@ MAPPING = click.option(
     "--workers",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Worker processes. Default: the number of cores.",
+    help="Segments diffed at once (threads). Default: the number of cores.",
 )
 @click.option(
     "--segment-rows",
@@ -149,6 +149,18 @@ MAPPING = click.option(
     help="Finish the partial run in DIR (interrupted, or with failed segments): its mapping, "
     "entities and segments are reused and finished segments are not read again.",
 )
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="At most N reads at a time from each store. Default: --workers.",
+)
+@click.option(
+    "--max-rows-per-second",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="R",
+    help="Read at most R rows a second from each store, on average (to spare a live store).",
+)
 @reports_errors
 def diff(
     mapping_path: str | None,
@@ -162,6 +174,8 @@ def diff(
     fmt: str,
     previous_run: str | None,
     resume_dir: str | None,
+    max_connections: int | None,
+    max_rows_per_second: float | None,
 ) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
 
@@ -194,6 +208,8 @@ def diff(
         progress=sys.stderr.isatty(),
         only_previous_mismatches=previous_run,
         resume=bool(resume_dir),
+        max_connections=max_connections,
+        max_rows_per_second=max_rows_per_second,
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))

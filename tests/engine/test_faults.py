@@ -235,3 +235,52 @@ def test_a_run_is_resumed_only_with_its_own_mapping_and_stores(tmp_path, stores,
     nothing = subprocess.run([*resume[:-1], str(tmp_path / "nope")], capture_output=True, text=True, env=env)
     assert nothing.returncode == 2 and "not a run directory" in nothing.stderr
     assert "Traceback" not in other.stderr + changed.stderr + nothing.stderr
+
+
+# --- sparing a live store: connections and rows per second ---------------------------------------
+
+
+class Watcher(threading.Thread):
+    """Counts, from its own session, the most segment reads running at once on MariaDB."""
+
+    def __init__(self, db, marker: str) -> None:
+        super().__init__(daemon=True)
+        self.db, self.marker, self.most = db, marker, 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from sqlalchemy import text
+
+        engine = self.db.engine()
+        with engine.connect() as conn:
+            while not self.stop.is_set():
+                rows = conn.execute(text("SELECT INFO FROM information_schema.PROCESSLIST")).scalars().all()
+                running = [
+                    q for q in rows if q and self.marker in q and "verify_src WHERE" in q and "MIN(" not in q
+                ]
+                self.most = max(self.most, len(running))
+                time.sleep(0.005)
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("limit", "most"), [(1, 1), (4, 4)])
+def test_max_connections_bounds_the_reads_at_once_per_store(tmp_path, stores, limit, most):
+    m = mapping(tmp_path, old_query=SLOW_MYSQL.replace("0.01", "0.03"))
+    watcher = Watcher(stores[0], "SLEEP(0.03)")
+    watcher.start()
+    result, out = diff(tmp_path, stores, "run", m, workers=4, max_connections=limit)
+    watcher.stop.set()
+    watcher.join()
+    assert watcher.most == most  # 4 segments, 4 workers: all at once unless limited
+    assert outcome(out)[0] == EXPECTED_COUNTS
+    assert json.loads((out / "run.json").read_text())["options"]["max_connections"] == limit
+
+
+def test_max_rows_per_second_holds_on_average(tmp_path, stores):
+    start = time.monotonic()
+    result, out = diff(tmp_path, stores, "run", mapping(tmp_path), max_rows_per_second=20.0)
+    elapsed = time.monotonic() - start
+    # 40 rows a side at 20 rows/s: the first segment (10 rows) may come at once, the rest
+    # only as the rate allows, so at least 30 / 20 = 1.5 s. Unthrottled this takes ~0.3 s.
+    assert elapsed >= 1.5
+    assert outcome(out)[0] == EXPECTED_COUNTS

@@ -15,6 +15,7 @@ from verify import __version__
 from verify.engine.compare import SegmentCounts
 from verify.engine.plan import EntityPlan, Segment, plan_entity
 from verify.engine.rules import CATCH_ALL
+from verify.engine.throttle import Throttle
 from verify.engine.worker import SegmentResult, SegmentTask, run_segment
 from verify.errors import EXIT_INTERRUPTED, RunDirError, RunError, UsageError, VerifyError
 from verify.mapping import file_sha256, load_mapping
@@ -37,6 +38,8 @@ class DiffOptions:
     progress: bool = False
     only_previous_mismatches: str | None = None  # an earlier run dir: re-check only its keys
     resume: bool = False  # out_dir is a partial run to finish
+    max_connections: int | None = None  # reads at once per source (default: workers)
+    max_rows_per_second: float | None = None  # per source, averaged over the run
 
 
 def plan_run(
@@ -94,8 +97,11 @@ def run_diff(options: DiffOptions) -> RunResult:
     if not options.resume:
         rundir.prepare(out_dir)
     done = rundir.read_segments(out_dir)
+    connections = options.max_connections or options.workers
+    throttles = {side: Throttle(connections, options.max_rows_per_second) for side in ("old", "new")}
+    urls_raw = {"old": options.old_url, "new": options.new_url}
     tasks = [
-        SegmentTask(p, s, {"old": options.old_url, "new": options.new_url}, options.reader, out_dir)
+        SegmentTask(p, s, urls_raw, options.reader, out_dir, throttles)
         for p in plans
         for s in p.segments
         if (p.name, s.index) not in done
@@ -113,6 +119,8 @@ def run_diff(options: DiffOptions) -> RunResult:
                 "workers": options.workers,
                 "segment_rows": options.segment_rows,
                 "reader": options.reader,
+                "max_connections": connections,
+                "max_rows_per_second": options.max_rows_per_second,
                 "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
             },
             "started_at": start_at.isoformat(),

@@ -19,6 +19,7 @@ from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
 from verify.engine.recheck import only_keys
 from verify.engine.rules import RuleCounts, classify
+from verify.engine.throttle import Throttle
 from verify.errors import SourceError
 from verify.results import rundir
 from verify.sources.open import reader_for
@@ -35,6 +36,7 @@ class SegmentTask:
     urls: dict[str, str]
     reader: str
     out_dir: str
+    throttles: dict[str, Throttle]  # per side, shared by all tasks
 
 
 @dataclass
@@ -75,14 +77,17 @@ def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
     reader = reader_for(task.urls[side], task.reader)
     query = task.plan.queries[side]
     sql = segment_sql(query, task.segment, reader.dialect)
+    throttle = task.throttles[side]
     for delay in (*RETRY_DELAYS, None):
         try:
-            df = reader.read(sql)
+            with throttle.connection():
+                df = reader.read(sql)
             break
         except SourceError:
             if delay is None:
                 raise
             time.sleep(delay)
+    throttle.account(df.height)
     if query.decimal_text:
         df = df.with_columns(pl.col(c).cast(pl.Decimal(38, s)) for c, s in query.decimal_text)
     return df
