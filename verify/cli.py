@@ -161,6 +161,27 @@ MAPPING = click.option(
     metavar="R",
     help="Read at most R rows a second from each store, on average (to spare a live store).",
 )
+@click.option(
+    "--settle-column",
+    metavar="COLUMN",
+    help="Live data: a compared timestamp column holding each row's last change. With "
+    "--settle-seconds, keys changed that recently on either side are left out (counted as "
+    "skipped_unsettled).",
+)
+@click.option(
+    "--settle-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="N",
+    help="How recent a change must be to leave its key out (with --settle-column).",
+)
+@click.option(
+    "--recheck-after",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Live data: read the differing keys again after SECONDS; what matches then is counted "
+    "as the rule 'transient' (accepted), what still differs keeps its first finding.",
+)
 @reports_errors
 def diff(
     mapping_path: str | None,
@@ -176,6 +197,9 @@ def diff(
     resume_dir: str | None,
     max_connections: int | None,
     max_rows_per_second: float | None,
+    settle_column: str | None,
+    settle_seconds: float,
+    recheck_after: float | None,
 ) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
 
@@ -210,6 +234,9 @@ def diff(
         resume=bool(resume_dir),
         max_connections=max_connections,
         max_rows_per_second=max_rows_per_second,
+        settle_column=settle_column,
+        settle_seconds=settle_seconds,
+        recheck_after=recheck_after,
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))

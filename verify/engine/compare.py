@@ -37,6 +37,7 @@ class SegmentCounts:
     extra_in_new: int = 0
     duplicate_keys: int = 0
     value_mismatch_rows: int = 0
+    skipped_unsettled: int = 0  # keys left out because they changed too recently (--settle-*)
     by_column: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: SegmentCounts) -> None:
@@ -49,6 +50,7 @@ class SegmentCounts:
             "extra_in_new",
             "duplicate_keys",
             "value_mismatch_rows",
+            "skipped_unsettled",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for col, n in other.by_column.items():

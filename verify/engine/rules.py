@@ -61,6 +61,12 @@ class PlannedRule:
 
 
 CATCH_ALL = PlannedRule(UNEXPLAINED, "block", "block", note="no rule explains these differences")
+TRANSIENT = PlannedRule(
+    "transient",
+    "accept",
+    "accept",
+    note="differed when first read, matched when read again (--recheck-after): changed during the run",
+)
 
 
 def plan_rules(rules: tuple[Rule, ...], today: dt.date) -> tuple[PlannedRule, ...]:
@@ -180,7 +186,7 @@ def classify(diff: Differences, rules: tuple[PlannedRule, ...]) -> tuple[pl.Data
     records = pl.concat(parts, how="vertical_relaxed").with_columns(
         pl.col("rule").replace_strict(severity, return_dtype=pl.String).alias("severity")
     )
-    return records, _counts(records, keys)
+    return records, count_records(records, keys)
 
 
 def _first_match(rules: list[PlannedRule]) -> pl.Expr:
@@ -192,7 +198,8 @@ def _first_match(rules: list[PlannedRule]) -> pl.Expr:
     return chain.otherwise(pl.lit(UNEXPLAINED)) if rules else pl.lit(UNEXPLAINED)
 
 
-def _counts(records: pl.DataFrame, keys: list[str]) -> RuleCounts:
+def count_records(records: pl.DataFrame, keys: list[str]) -> RuleCounts:
+    """Rows and cells per rule, and rows by their worst severity, of classified records."""
     by_rule: dict[str, dict[str, Any]] = {}
     per_rule = records.group_by("rule").agg(pl.len().alias("cells"), pl.struct(keys).n_unique().alias("rows"))
     for name, cells, rows in per_rule.iter_rows():

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from verify import __version__
+from verify.engine import transient
 from verify.engine.compare import SegmentCounts
 from verify.engine.plan import EntityPlan, Segment, plan_entity
-from verify.engine.rules import CATCH_ALL
+from verify.engine.rules import CATCH_ALL, TRANSIENT
 from verify.engine.throttle import Throttle
-from verify.engine.worker import SegmentResult, SegmentTask, run_segment
+from verify.engine.worker import RunContext, SegmentResult, SegmentTask, run_segment
 from verify.errors import EXIT_INTERRUPTED, RunDirError, RunError, UsageError, VerifyError
 from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
@@ -40,6 +41,9 @@ class DiffOptions:
     resume: bool = False  # out_dir is a partial run to finish
     max_connections: int | None = None  # reads at once per source (default: workers)
     max_rows_per_second: float | None = None  # per source, averaged over the run
+    settle_column: str | None = None  # leave out keys changed on either side ...
+    settle_seconds: float = 0.0  # ... this recently before the run started
+    recheck_after: float | None = None  # read differing keys again after so many seconds
 
 
 def plan_run(
@@ -99,13 +103,11 @@ def run_diff(options: DiffOptions) -> RunResult:
     done = rundir.read_segments(out_dir)
     connections = options.max_connections or options.workers
     throttles = {side: Throttle(connections, options.max_rows_per_second) for side in ("old", "new")}
-    urls_raw = {"old": options.old_url, "new": options.new_url}
-    tasks = [
-        SegmentTask(p, s, urls_raw, options.reader, out_dir, throttles)
-        for p in plans
-        for s in p.segments
-        if (p.name, s.index) not in done
-    ]
+    settle = _settle_cutoff(options, plans, run_info, start_at)
+    context = RunContext(
+        {"old": options.old_url, "new": options.new_url}, options.reader, out_dir, throttles, settle
+    )
+    tasks = [SegmentTask(p, s, context) for p in plans for s in p.segments if (p.name, s.index) not in done]
     total = sum(len(p.segments) for p in plans)
     segments: dict[str, Any] = {"total": total, "done": total - len(tasks), "failed": []}
     if not options.resume:
@@ -121,6 +123,8 @@ def run_diff(options: DiffOptions) -> RunResult:
                 "reader": options.reader,
                 "max_connections": connections,
                 "max_rows_per_second": options.max_rows_per_second,
+                "settle": settle and {"column": settle[0], "changed_before": settle[1].isoformat()},
+                "recheck_after": options.recheck_after,
                 "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
             },
             "started_at": start_at.isoformat(),
@@ -154,6 +158,8 @@ def run_diff(options: DiffOptions) -> RunResult:
             else:
                 segments["done"] += 1
                 progress.step(outcome.counts.rows_old + outcome.counts.rows_new)
+        if options.recheck_after is not None:
+            failures += transient.recheck(plans, context, options.recheck_after, options.workers, _execute)
     except KeyboardInterrupt:
         interrupted = True
         failures.append("interrupted (Ctrl-C)")
@@ -182,6 +188,27 @@ def run_diff(options: DiffOptions) -> RunResult:
     if interrupted:
         raise Interrupted(result)
     return result
+
+
+def _settle_cutoff(
+    options: DiffOptions, plans: list[EntityPlan], run_info: dict[str, Any], start_at: dt.datetime
+) -> tuple[str, dt.datetime] | None:
+    """(column, instant): keys changed at or after it are left out; a resumed run keeps its own."""
+    if options.resume:
+        stored = run_info.get("options", {}).get("settle")
+        return (stored["column"], dt.datetime.fromisoformat(stored["changed_before"])) if stored else None
+    column = options.settle_column
+    if column is None:
+        return None
+    types = {p.name: p.types.get(column) or "-" for p in plans}
+    if not any(t.startswith("timestamp") for t in types.values()):
+        shown = ", ".join(f"{name} {t}" for name, t in types.items())
+        raise UsageError(
+            f"--settle-column {column}: no entity compares a timestamp column of that name "
+            f"(its type per entity: {shown}); name a compared timestamp column, such as the "
+            "rows' last-change time"
+        )
+    return column, start_at - dt.timedelta(seconds=options.settle_seconds)
 
 
 def _resumable(options: DiffOptions) -> tuple[dict[str, Any], dict[str, list[Segment]]]:
@@ -286,9 +313,9 @@ class _Totals:
         c = self.counts
         # Every rule of the mapping is listed, in order, even with nothing to explain this run.
         by_rule = {}
-        for rule in (*self.plan.rules, CATCH_ALL):
+        for rule in (*self.plan.rules, TRANSIENT, CATCH_ALL):
             n = self.by_rule.get(rule.name, {"rows": 0, "cells": 0, "columns": {}})
-            if rule is CATCH_ALL and not n["cells"]:
+            if rule in (TRANSIENT, CATCH_ALL) and not n["cells"]:
                 continue
             by_rule[rule.name] = RuleCount(
                 rule.severity, n["rows"], n["cells"], dict(sorted(n["columns"].items())), **rule.meta()
@@ -302,6 +329,7 @@ class _Totals:
             extra_in_new=c.extra_in_new,
             duplicate_keys=c.duplicate_keys,
             value_mismatch_rows=c.value_mismatch_rows,
+            skipped_unsettled=c.skipped_unsettled,
             blocking_rows=self.rows_by_severity.get("block", 0),
             warning_rows=self.rows_by_severity.get("warn", 0),
             accepted_rows=self.rows_by_severity.get("accept", 0),

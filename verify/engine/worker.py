@@ -6,6 +6,8 @@ Runs on a worker thread; readers are opened once per source and shared by the th
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import functools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,15 +30,23 @@ _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
 
 
 @dataclass(frozen=True)
-class SegmentTask:
-    """One unit of work; the URLs stay in memory, never in a file or a log."""
+class RunContext:
+    """What every segment of a run shares; the URLs stay in memory, never in a file or a log."""
 
-    plan: EntityPlan
-    segment: Segment
     urls: dict[str, str]
     reader: str
     out_dir: str
-    throttles: dict[str, Throttle]  # per side, shared by all tasks
+    throttles: dict[str, Throttle]  # per side
+    settle: tuple[str, dt.datetime] | None = None  # leave out keys whose column is at/after this
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """One unit of work."""
+
+    plan: EntityPlan
+    segment: Segment
+    run: RunContext
 
 
 @dataclass
@@ -74,10 +84,10 @@ RETRY_DELAYS = (0.5, 2.0, 5.0)  # seconds before each new attempt of a read that
 def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
     """One side of the segment; a read that fails (connection lost, server restarting) is tried
     again after a pause, up to len(RETRY_DELAYS) times, before the segment is given up."""
-    reader = reader_for(task.urls[side], task.reader)
+    reader = reader_for(task.run.urls[side], task.run.reader)
     query = task.plan.queries[side]
     sql = segment_sql(query, task.segment, reader.dialect)
-    throttle = task.throttles[side]
+    throttle = task.run.throttles[side]
     for delay in (*RETRY_DELAYS, None):
         try:
             with throttle.connection():
@@ -105,17 +115,34 @@ def run_segment(task: SegmentTask) -> SegmentResult:
     if task.segment.keys is not None:  # --only-previous-mismatches: exactly the keys asked for
         old, new = only_keys(old, task.segment.keys, plan.keys), only_keys(new, task.segment.keys, plan.keys)
     del old_raw, new_raw
+    skipped = 0
+    if task.run.settle is not None and task.run.settle[0] in old.columns:
+        old, new, skipped = _settle(old, new, list(plan.keys), *task.run.settle)
     differences, counts = compare(old, new, list(plan.keys), list(plan.checks))
+    counts.skipped_unsettled = skipped
     del old, new
     diffs, rule_counts = classify(differences, plan.rules)
     part = None
     if diffs.height:
-        folder = os.path.join(task.out_dir, "mismatches", plan.name)
+        folder = os.path.join(task.run.out_dir, "mismatches", plan.name)
         os.makedirs(folder, exist_ok=True)
         part = os.path.join(folder, f"part-{task.segment.index:06d}.parquet")
         tmp = part + f".tmp-{os.getpid()}"
         diffs.write_parquet(tmp, compression="zstd")
         os.replace(tmp, part)
     result = SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)
-    rundir.write_segment(task.out_dir, plan.name, task.segment.index, result.to_record())
+    rundir.write_segment(task.run.out_dir, plan.name, task.segment.index, result.to_record())
     return result
+
+
+def _settle(
+    old: pl.DataFrame, new: pl.DataFrame, keys: list[str], column: str, cutoff: dt.datetime
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Leave out, on both sides, every key whose row changed at or after `cutoff` on either side
+    (it may be in flight between the stores); returns how many keys were left out."""
+    recent = pl.col(column) >= cutoff
+    unsettled = pl.concat([old.filter(recent).select(keys), new.filter(recent).select(keys)]).unique()
+    if unsettled.is_empty():
+        return old, new, 0
+    drop = functools.partial(pl.DataFrame.join, other=unsettled, on=keys, how="anti", nulls_equal=True)
+    return drop(old), drop(new), unsettled.height

@@ -29,6 +29,7 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
             ("extra in new", e.extra_in_new),
             ("duplicate keys", e.duplicate_keys),
             ("rows with differing values", e.value_mismatch_rows),
+            ("left out, changed just now", e.skipped_unsettled),
         ]
         for label, n in details:
             if n:

@@ -80,18 +80,24 @@ def read_segments(out_dir: str) -> dict[tuple[str, int], dict[str, Any]]:
         return records
     for entity in sorted(os.listdir(root)):
         for name in sorted(os.listdir(os.path.join(root, entity))):
-            if not name.endswith(".json"):
-                continue  # a temp file of a write that was cut off: that segment is not done
-            path = os.path.join(root, entity, name)
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    record = json.load(fh)
-            except (OSError, ValueError):
-                raise RunDirError(
-                    f"{path} is unreadable or corrupt; remove it and resume again (its segment is redone)"
-                ) from None
-            records[(entity, int(record["index"]))] = record
+            if name.endswith(".json"):  # not a temp file of a write that was cut off
+                record = read_segment(out_dir, entity, int(name[: -len(".json")]))
+                records[(entity, record["index"])] = record
     return records
+
+
+def read_segment(out_dir: str, entity: str, index: int) -> dict[str, Any]:
+    """One finished segment's record; a corrupt one is a RunDirError."""
+    path = os.path.join(out_dir, SEGMENTS, entity, f"{index:06d}.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            record = json.load(fh)
+        record["index"] = int(record["index"])
+        return dict(record)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunDirError(
+            f"{path} is unreadable or corrupt; remove it and resume again (its segment is redone)"
+        ) from None
 
 
 def read_run(out_dir: str) -> dict[str, Any]:

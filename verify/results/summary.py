@@ -39,7 +39,8 @@ class EntitySummary:
     extra_in_new: int
     duplicate_keys: int
     value_mismatch_rows: int
-    blocking_rows: int  # rows with at least one blocking difference
+    skipped_unsettled: int = 0  # keys left out: changed on a side too recently (--settle-*)
+    blocking_rows: int = 0  # rows with at least one blocking difference
     warning_rows: int = 0  # rows whose worst difference is a warning
     accepted_rows: int = 0  # rows whose differences are all accepted
     by_rule: dict[str, RuleCount] = field(default_factory=dict)
