@@ -7,6 +7,7 @@ an uninterrupted run of the same diff: no row lost, none counted twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -284,3 +285,96 @@ def test_max_rows_per_second_holds_on_average(tmp_path, stores):
     # only as the rate allows, so at least 30 / 20 = 1.5 s. Unthrottled this takes ~0.3 s.
     assert elapsed >= 1.5
     assert outcome(out)[0] == EXPECTED_COUNTS
+
+
+# --- the network cut by a proxy in the middle of a segment --------------------------------------
+
+
+class CuttingProxy(threading.Thread):
+    """A TCP proxy to a database server that cuts, once, the first connection to carry more
+    than `after` bytes from the server: a segment read, not a planning query."""
+
+    def __init__(self, port: int, after: int) -> None:
+        super().__init__(daemon=True)
+        import socket
+
+        self.target, self.after, self.cuts = ("127.0.0.1", port), after, 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self.pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(upstream, client, True), daemon=True).start()
+
+    def pipe(self, src, dst, from_server: bool) -> None:
+        import socket
+
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+                sent += len(data)
+                if from_server and sent > self.after:
+                    with self.lock:
+                        cut, self.cuts = self.cuts == 0, self.cuts + 1 if self.cuts == 0 else self.cuts
+                    if cut:
+                        for s in (src, dst):
+                            s.shutdown(socket.SHUT_RDWR)
+                        return
+        except OSError:
+            pass
+        finally:
+            self.most = max(getattr(self, "most", 0), sent)
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture(scope="module")
+def big_stores(mysql_db, postgres_db):
+    """big(id, s) with 20,000 rows of 40-byte strings on both sides; new differs at id 777."""
+    for db in (mysql_db, postgres_db):
+        db.execute("DROP TABLE IF EXISTS big", "CREATE TABLE big (id INT PRIMARY KEY, s VARCHAR(64))")
+    for start in range(1, 20_001, 5000):
+        values = ", ".join(f"({i}, '{'x' * 36}{i:04d}')" for i in range(start, start + 5000))
+        mysql_db.execute(f"INSERT INTO big VALUES {values}")
+        postgres_db.execute(f"INSERT INTO big VALUES {values}")
+    postgres_db.execute("UPDATE big SET s = 'changed' WHERE id = 777")
+    return mysql_db, postgres_db
+
+
+@pytest.mark.parametrize("side", ["old", "new"])
+def test_a_connection_cut_mid_segment_by_the_network_is_retried(tmp_path, big_stores, quick_retries, side):
+    mysql_db, postgres_db = big_stores
+    port = 3306 if side == "old" else 5432
+    proxy = CuttingProxy(port, after=50_000)  # a 5,000-row segment is ~250 kB on the wire
+    proxy.start()
+    urls = {"old": mysql_db.url, "new": postgres_db.url}
+    urls[side] = urls[side].replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}")
+    if side == "old":  # else the MySQL client of ConnectorX switches to the server's Unix socket
+        urls[side] += "?prefer_socket=false"
+    m = tmp_path / "big.yaml"
+    m.write_text(
+        "version: 1\nentities:\n  big:\n    old: {table: big}\n    new: {table: big}\n    key: [id]\n"
+    )
+    out = tmp_path / "run"
+    options = DiffOptions(str(m), urls["old"], urls["new"], out_dir=str(out), workers=2, segment_rows=5000)
+    result = run_diff(options)
+    proxy.close()
+    assert proxy.cuts >= 1, getattr(proxy, "most", None)
+    assert result.status == "complete" and result.exit_code == 1
+    big = result.entities["big"]
+    assert (big.compared, big.matched, big.value_mismatch_rows) == (20_000, 19_999, 1)
+    assert pl.read_parquet(out / "mismatches" / "big" / "*.parquet")["id"].to_list() == [777]
