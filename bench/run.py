@@ -90,7 +90,7 @@ def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int]:
     return seconds, usage.ru_maxrss * 1024, proc.returncode
 
 
-def verify_diff(out: Path) -> tuple[float, int]:
+def verify_diff(out: Path, *extra: str) -> tuple[float, int]:
     argv = [
         VERIFY,
         "diff",
@@ -104,6 +104,7 @@ def verify_diff(out: Path) -> tuple[float, int]:
         "line_item",
         "--out",
         str(out),
+        *extra,
     ]
     seconds, peak, _ = run_with_peak_rss(argv)
     return seconds, peak
@@ -204,6 +205,13 @@ def main() -> None:
         if rows <= 2_000_000:
             entry["datacompy_s"] = round(datacompy_compare(), 2)
             entry["datacompy_vs_verify"] = round(entry["datacompy_s"] / seconds, 2)
+            # The throttle holds: a limit of a quarter of the unthrottled rate, per store.
+            limit = round(rows / seconds / 4)
+            slow_dir = out_root / f"run-throttled-{rows}"
+            throttled, _ = verify_diff(slow_dir, "--max-rows-per-second", str(limit))
+            entry["throttle_limit_rows_per_s"] = limit
+            entry["throttle_achieved_rows_per_s"] = round(rows / throttled)
+            subprocess.run(["rm", "-rf", str(slow_dir)], check=False)
         subprocess.run(["rm", "-rf", str(run_dir)], check=False)
         print(json.dumps(entry), flush=True)
         results.append(entry)
