@@ -182,6 +182,16 @@ MAPPING = click.option(
     help="Live data: read the differing keys again after SECONDS; what matches then is counted "
     "as the rule 'transient' (accepted), what still differs keeps its first finding.",
 )
+@click.option(
+    "--algorithm",
+    type=click.Choice(["rows", "checksum", "auto"]),
+    default="rows",
+    show_default=True,
+    help="rows: read every row. checksum: ask both databases for checksums of key ranges and "
+    "read rows only where they differ (entities whose columns cannot be rendered exactly in "
+    "SQL are read as rows; verify check says which). auto: checksums when the previous run of "
+    "this mapping found under 1% of rows differing.",
+)
 @reports_errors
 def diff(
     mapping_path: str | None,
@@ -200,6 +210,7 @@ def diff(
     settle_column: str | None,
     settle_seconds: float,
     recheck_after: float | None,
+    algorithm: str,
 ) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
 
@@ -237,6 +248,7 @@ def diff(
         settle_column=settle_column,
         settle_seconds=settle_seconds,
         recheck_after=recheck_after,
+        algorithm=algorithm,
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))

@@ -38,6 +38,7 @@ class SegmentCounts:
     duplicate_keys: int = 0
     value_mismatch_rows: int = 0
     skipped_unsettled: int = 0  # keys left out because they changed too recently (--settle-*)
+    rows_read: int = 0  # rows transferred from both stores (checksums spare the equal ones)
     by_column: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: SegmentCounts) -> None:
@@ -51,6 +52,7 @@ class SegmentCounts:
             "duplicate_keys",
             "value_mismatch_rows",
             "skipped_unsettled",
+            "rows_read",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for col, n in other.by_column.items():

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from verify.engine.checksum import ChecksumSQL, checksum_sql
 from verify.engine.compare import ColumnCheck
 from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, canonicalize, evaluate, root_names
 from verify.engine.rules import PlannedRule, plan_rules, rule_problems
@@ -64,6 +65,10 @@ class EntityPlan:
     rules: tuple[PlannedRule, ...] = ()
     partition: str | None = None
     notes: tuple[str, ...] = ()
+    # Per side, the SQL that renders rows for checksums; None when some column cannot be
+    # rendered exactly in SQL (`checksum_notes` say which and why): then rows are read.
+    checksum: dict[str, ChecksumSQL] | None = None
+    checksum_notes: tuple[str, ...] = ()
 
 
 def _kind_of(dtype: pl.DataType) -> str:
@@ -275,6 +280,15 @@ def plan_entity(
     if problems:
         raise MappingError(mapping.path, problems)
     partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
+    tolerant = {c.name for c in checks if c.tolerance is not None}
+    renderings = {
+        side: checksum_sql(side_recipes[side], len(keys), raw[side].schema, readers[side].dialect, tolerant)
+        for side in SIDES
+    }
+    checksum_notes = tuple(why for side in SIDES for why in renderings[side][1])
+    if partition is None or queries["old"].partition_bytes:
+        checksum_notes += ("segments are not ranges of an integer key column",)
+    rendered = {side: r for side, (r, _) in renderings.items() if r is not None}
     if segments is None:
         segments = _segments(entity.name, partition, queries, readers, segment_rows)
     return EntityPlan(
@@ -288,6 +302,8 @@ def plan_entity(
         rules=plan_rules(entity.rules, today or dt.datetime.now(dt.UTC).date()),
         partition=partition,
         notes=notes,
+        checksum=rendered if len(rendered) == 2 and not checksum_notes else None,
+        checksum_notes=checksum_notes,
     )
 
 
@@ -467,16 +483,21 @@ def _sampled_bounds(query: SideQuery, reader: Reader, count: int, rows: int) -> 
     return picks
 
 
-def segment_sql(query: SideQuery, segment: Segment, dialect: Any) -> str:
-    """The SELECT for one side of one segment: the side's filter and the segment's key range."""
+def segment_sql(query: SideQuery, segment: Segment, dialect: Any, columns: list[str] | None = None) -> str:
+    """The SELECT for one side of one segment: the side's filter and the segment's key range.
+
+    The first segment (no lower bound) also holds the rows whose partition value is NULL.
+    """
     conds = [query.where] if query.where else []
     if query.partition_sql is not None:
+        p = query.partition_sql
         if segment.lo is not None:
-            conds.append(f"{query.partition_sql} >= {dialect.literal(segment.lo)}")
+            conds.append(f"{p} >= {dialect.literal(segment.lo)}")
         if segment.hi is not None:
-            conds.append(f"{query.partition_sql} < {dialect.literal(segment.hi)}")
+            below = f"{p} < {dialect.literal(segment.hi)}"
+            conds.append(below if segment.lo is not None else f"{below} OR {p} IS NULL")
         if segment.values:
             conds.append(
                 f"{query.partition_sql} IN ({', '.join(dialect.literal(v) for v in segment.values)})"
             )
-    return dialect.select(list(query.select), query.table, query.query, conds)
+    return dialect.select(columns or list(query.select), query.table, query.query, conds)

@@ -44,6 +44,7 @@ class DiffOptions:
     settle_column: str | None = None  # leave out keys changed on either side ...
     settle_seconds: float = 0.0  # ... this recently before the run started
     recheck_after: float | None = None  # read differing keys again after so many seconds
+    algorithm: str = "rows"  # rows | checksum | auto
 
 
 def plan_run(
@@ -104,8 +105,14 @@ def run_diff(options: DiffOptions) -> RunResult:
     connections = options.max_connections or options.workers
     throttles = {side: Throttle(connections, options.max_rows_per_second) for side in ("old", "new")}
     settle = _settle_cutoff(options, plans, run_info, start_at)
+    algorithm, why = _algorithm(options, out_dir, run_info)
     context = RunContext(
-        {"old": options.old_url, "new": options.new_url}, options.reader, out_dir, throttles, settle
+        {"old": options.old_url, "new": options.new_url},
+        options.reader,
+        out_dir,
+        throttles,
+        settle,
+        algorithm,
     )
     tasks = [SegmentTask(p, s, context) for p in plans for s in p.segments if (p.name, s.index) not in done]
     total = sum(len(p.segments) for p in plans)
@@ -125,6 +132,8 @@ def run_diff(options: DiffOptions) -> RunResult:
                 "max_rows_per_second": options.max_rows_per_second,
                 "settle": settle and {"column": settle[0], "changed_before": settle[1].isoformat()},
                 "recheck_after": options.recheck_after,
+                "algorithm": algorithm,
+                "algorithm_reason": why,
                 "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
             },
             "started_at": start_at.isoformat(),
@@ -136,6 +145,8 @@ def run_diff(options: DiffOptions) -> RunResult:
                     "types": p.types,
                     "notes": list(p.notes),
                     "bounds": planned[p.name],
+                    "checksum": p.checksum is not None,
+                    "checksum_notes": list(p.checksum_notes),
                 }
                 for p in plans
             },
@@ -188,6 +199,35 @@ def run_diff(options: DiffOptions) -> RunResult:
     if interrupted:
         raise Interrupted(result)
     return result
+
+
+AUTO_CHECKSUM_BELOW = 0.01  # auto: checksums when the previous run found under 1% rows differing
+
+
+def _algorithm(options: DiffOptions, out_dir: str, run_info: dict[str, Any]) -> tuple[str, str]:
+    """rows or checksum, and why; `auto` looks at the previous run of the same mapping."""
+    if options.resume:
+        stored = run_info.get("options", {})
+        return stored.get("algorithm", "rows"), "as the run being resumed"
+    if options.algorithm != "auto":
+        return options.algorithm, "asked for"
+    from verify.results.history import runs_in
+
+    earlier = runs_in(os.path.dirname(os.path.abspath(out_dir)), options.mapping_path)
+    earlier = [r for r in earlier if not r.only_previous_mismatches]
+    if not earlier:
+        return "rows", "auto: no earlier run of this mapping to go by"
+    last = earlier[-1]
+    entities = last.summary.get("entities", {}).values()
+    compared = sum(int(e.get("compared", 0)) for e in entities)
+    differing = sum(
+        int(e.get(k, 0))
+        for e in entities
+        for k in ("missing_in_new", "extra_in_new", "duplicate_keys", "value_mismatch_rows")
+    )
+    rate = differing / compared if compared else 1.0
+    choice = "checksum" if rate < AUTO_CHECKSUM_BELOW else "rows"
+    return choice, f"auto: {rate:.3%} of rows differed in {last.id}"
 
 
 def _settle_cutoff(
@@ -330,6 +370,7 @@ class _Totals:
             duplicate_keys=c.duplicate_keys,
             value_mismatch_rows=c.value_mismatch_rows,
             skipped_unsettled=c.skipped_unsettled,
+            rows_read=c.rows_read,
             blocking_rows=self.rows_by_severity.get("block", 0),
             warning_rows=self.rows_by_severity.get("warn", 0),
             accepted_rows=self.rows_by_severity.get("accept", 0),

@@ -16,14 +16,16 @@ from typing import Any
 
 import polars as pl
 
+from verify.engine import checksum
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
 from verify.engine.recheck import only_keys
-from verify.engine.rules import RuleCounts, classify
+from verify.engine.rules import RuleCounts, classify, count_records
 from verify.engine.throttle import Throttle
 from verify.errors import SourceError
 from verify.results import rundir
+from verify.sources.base import first_row
 from verify.sources.open import reader_for
 
 _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
@@ -38,6 +40,7 @@ class RunContext:
     out_dir: str
     throttles: dict[str, Throttle]  # per side
     settle: tuple[str, dt.datetime] | None = None  # leave out keys whose column is at/after this
+    algorithm: str = "rows"  # or "checksum": summaries first, rows only where they differ
 
 
 @dataclass(frozen=True)
@@ -81,49 +84,56 @@ class SegmentResult:
 RETRY_DELAYS = (0.5, 2.0, 5.0)  # seconds before each new attempt of a read that failed
 
 
-def read_side(task: SegmentTask, side: str) -> pl.DataFrame:
-    """One side of the segment; a read that fails (connection lost, server restarting) is tried
+def _read(task: SegmentTask, side: str, sql: str) -> pl.DataFrame:
+    """A query on one side; a read that fails (connection lost, server restarting) is tried
     again after a pause, up to len(RETRY_DELAYS) times, before the segment is given up."""
     reader = reader_for(task.run.urls[side], task.run.reader)
-    query = task.plan.queries[side]
-    sql = segment_sql(query, task.segment, reader.dialect)
     throttle = task.run.throttles[side]
     for delay in (*RETRY_DELAYS, None):
         try:
             with throttle.connection():
-                df = reader.read(sql)
-            break
+                return reader.read(sql)
         except SourceError:
             if delay is None:
                 raise
             time.sleep(delay)
-    throttle.account(df.height)
+    raise AssertionError("unreachable")
+
+
+def read_side(task: SegmentTask, side: str, segment: Segment) -> pl.DataFrame:
+    """The rows of one side of a (part of a) segment, as the mapping's raw columns."""
+    query = task.plan.queries[side]
+    dialect = reader_for(task.run.urls[side], task.run.reader).dialect
+    df = _read(task, side, segment_sql(query, segment, dialect))
+    task.run.throttles[side].account(df.height)
     if query.decimal_text:
         df = df.with_columns(pl.col(c).cast(pl.Decimal(38, s)) for c, s in query.decimal_text)
     return df
 
 
 def run_segment(task: SegmentTask) -> SegmentResult:
-    """Diff one segment and write its mismatches; returns the counters to merge."""
-    # Both sides are read at once: each waits on its own server.
-    old_f = _read_pool.submit(read_side, task, "old")
-    new_raw = read_side(task, "new")
-    old_raw = old_f.result()
+    """Diff one segment and write its mismatches; returns the counters to merge.
+
+    With checksums (`--algorithm checksum`), only the parts of the segment whose summaries
+    differ are read as rows; the rest count as compared and matched without a row read.
+    """
     plan = task.plan
-    old = canonicalize(old_raw, plan.recipes["old"])
-    new = canonicalize(new_raw, plan.recipes["new"])
-    if task.segment.keys is not None:  # --only-previous-mismatches: exactly the keys asked for
-        old, new = only_keys(old, task.segment.keys, plan.keys), only_keys(new, task.segment.keys, plan.keys)
-    del old_raw, new_raw
-    skipped = 0
-    if task.run.settle is not None and task.run.settle[0] in old.columns:
-        old, new, skipped = _settle(old, new, list(plan.keys), *task.run.settle)
-    differences, counts = compare(old, new, list(plan.keys), list(plan.checks))
-    counts.skipped_unsettled = skipped
-    del old, new
-    diffs, rule_counts = classify(differences, plan.rules)
+    counts = SegmentCounts()
+    if task.run.algorithm == "checksum" and plan.checksum is not None and task.segment.keys is None:
+        leaves, equal = _narrow(task)
+        counts.rows_old = counts.rows_new = counts.compared = counts.matched = equal
+    else:
+        leaves = [task.segment]
+    found = []
+    for leaf in leaves:
+        records, leaf_counts = _diff_rows(task, leaf)
+        counts.add(leaf_counts)
+        if records.height:
+            found.append(records)
+    diffs = pl.concat(found, how="vertical_relaxed") if found else None
+    rule_counts = count_records(diffs, list(plan.keys)) if diffs is not None else RuleCounts({}, {})
     part = None
-    if diffs.height:
+    if diffs is not None:
         folder = os.path.join(task.run.out_dir, "mismatches", plan.name)
         os.makedirs(folder, exist_ok=True)
         part = os.path.join(folder, f"part-{task.segment.index:06d}.parquet")
@@ -133,6 +143,71 @@ def run_segment(task: SegmentTask) -> SegmentResult:
     result = SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)
     rundir.write_segment(task.run.out_dir, plan.name, task.segment.index, result.to_record())
     return result
+
+
+def _diff_rows(task: SegmentTask, segment: Segment) -> tuple[pl.DataFrame, SegmentCounts]:
+    """Read a (part of a) segment from both sides as rows, compare and classify it."""
+    # Both sides are read at once: each waits on its own server.
+    old_f = _read_pool.submit(read_side, task, "old", segment)
+    new_raw = read_side(task, "new", segment)
+    old_raw = old_f.result()
+    plan = task.plan
+    old = canonicalize(old_raw, plan.recipes["old"])
+    new = canonicalize(new_raw, plan.recipes["new"])
+    if segment.keys is not None:  # --only-previous-mismatches: exactly the keys asked for
+        old, new = only_keys(old, segment.keys, plan.keys), only_keys(new, segment.keys, plan.keys)
+    read = old_raw.height + new_raw.height
+    del old_raw, new_raw
+    skipped = 0
+    if task.run.settle is not None and task.run.settle[0] in old.columns:
+        old, new, skipped = _settle(old, new, list(plan.keys), *task.run.settle)
+    differences, counts = compare(old, new, list(plan.keys), list(plan.checks))
+    counts.skipped_unsettled, counts.rows_read = skipped, read
+    del old, new
+    records, _ = classify(differences, plan.rules)
+    return records, counts
+
+
+def _narrow(task: SegmentTask) -> tuple[list[Segment], int]:
+    """The parts of the segment whose checksums differ (to read as rows), and the rows of the
+    parts whose checksums are equal on both sides."""
+    plan, segment = task.plan, task.segment
+    assert plan.checksum is not None
+    todo, leaves, equal = [segment], [], 0
+    while todo:
+        piece = todo.pop()
+        old_f = _read_pool.submit(_summary, task, "old", piece)
+        new, old = _summary(task, "new", piece), old_f.result()
+        if old.same_as(new):
+            equal += old.rows
+            continue
+        ends = [v for v in (old.lo, old.hi, new.lo, new.hi) if isinstance(v, int)]
+        if max(old.rows, new.rows) <= checksum.LEAF_ROWS or len(ends) < 2 or min(ends) == max(ends):
+            leaves.append(piece)
+            continue
+        pieces = checksum.split(min(ends), max(ends))
+        # The first piece keeps the range's open start (NULL partition values live there),
+        # the last its end, so the pieces cover exactly what the range covered.
+        for n, (lo, hi) in enumerate(pieces):
+            todo.append(
+                dataclasses.replace(
+                    piece,
+                    lo=piece.lo if n == 0 else lo,
+                    hi=piece.hi if n == len(pieces) - 1 else hi,
+                )
+            )
+    return leaves, equal
+
+
+def _summary(task: SegmentTask, side: str, segment: Segment) -> checksum.Summary:
+    query = task.plan.queries[side]
+    assert task.plan.checksum is not None and query.partition_sql is not None
+    rendering = task.plan.checksum[side]
+    dialect = reader_for(task.run.urls[side], task.run.reader).dialect
+    columns = checksum.summary_columns(rendering, query.partition_sql, dialect)
+    sql = checksum.summary_sql(segment_sql(query, segment, dialect, columns), dialect)
+    rows, keys, total, lo, hi = first_row(_read(task, side, sql))
+    return checksum.Summary(int(rows or 0), int(keys or 0), str(total), lo, hi)
 
 
 def _settle(

@@ -130,7 +130,13 @@ def sibling_runs(run: StoredRun) -> list[StoredRun]:
 
     Unreadable or unfinished directories are passed over: they are not runs to compare with.
     """
-    parent = os.path.dirname(run.real_path)
+    return runs_in(os.path.dirname(run.real_path), run.mapping_path, exclude=run.real_path)
+
+
+def runs_in(parent: str, mapping_path: str | None, exclude: str | None = None) -> list[StoredRun]:
+    """Complete runs of a mapping in a directory, oldest first."""
+    if not os.path.isdir(parent):
+        return []
     seen: set[str] = set()
     runs = []
     for name in sorted(os.listdir(parent)):
@@ -138,13 +144,13 @@ def sibling_runs(run: StoredRun) -> list[StoredRun]:
         if full in seen or not os.path.isdir(full):
             continue
         seen.add(full)
-        if full == run.real_path:
+        if full == exclude:
             continue
         try:
             other = read_run(full)
         except RunDirError:
             continue
-        if other.status == "complete" and other.mapping_path == run.mapping_path and other.started_at:
+        if other.status == "complete" and other.mapping_path == mapping_path and other.started_at:
             runs.append(other)
     return sorted(runs, key=lambda r: (r.started_at, r.id))
 

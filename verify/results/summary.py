@@ -40,6 +40,7 @@ class EntitySummary:
     duplicate_keys: int
     value_mismatch_rows: int
     skipped_unsettled: int = 0  # keys left out: changed on a side too recently (--settle-*)
+    rows_read: int = 0  # rows transferred from both stores (checksums spare the equal ones)
     blocking_rows: int = 0  # rows with at least one blocking difference
     warning_rows: int = 0  # rows whose worst difference is a warning
     accepted_rows: int = 0  # rows whose differences are all accepted
