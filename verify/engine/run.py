@@ -62,8 +62,9 @@ def run_diff(options: DiffOptions) -> RunResult:
     """The whole `verify diff`: returns the result; the run directory holds the details."""
     started = time.monotonic()
     start_at = dt.datetime.now(dt.UTC)
-    plans, urls, sha = plan_run(options)
     out_dir = options.out_dir or rundir.default_run_dir(start_at)
+    rundir.check_target(out_dir)  # a bad --out is found before any source is opened
+    plans, urls, sha = plan_run(options)
     rundir.prepare(out_dir)
     tasks = [
         SegmentTask(p, s, {"old": options.old_url, "new": options.new_url}, options.reader, out_dir)
