@@ -120,7 +120,14 @@ def run_diff(options: DiffOptions) -> RunResult:
 
     status = "complete" if not failures else "partial"
     summaries = {name: t.summary() for name, t in merged.items()}
-    notes = tuple(n for p in plans for n in p.notes)
+    notes = tuple(n for p in plans for n in p.notes) + tuple(
+        # Agreeing on nothing is not evidence: say so, so that a wrong table, database or
+        # `where` is not taken for a clean migration.
+        f"'{name}' is empty on both sides: no rows were compared; check its tables, 'where:' "
+        "and the databases in the URLs if rows were expected"
+        for name, s in summaries.items()
+        if s.rows_old == s.rows_new == 0 and not s.segments_failed
+    )
     result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started)
     rundir.write_json(os.path.join(out_dir, "summary.json"), result.to_dict())
     run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat())
