@@ -531,6 +531,18 @@ CASES = [
         needs=("postgres",),
     ),
     Case(
+        "url-parameter",
+        "a URL parameter the reader does not know (PostgreSQL)",
+        diff(new="{pg_url}?sslmode=sometimes"),
+        2,
+        (
+            "entity 't' (new side): cannot read table t from {pg_url}?sslmode=sometimes:",
+            "invalid value for option `sslmode`",
+            "check the URL's parameters (or read with --reader sqlalchemy)",
+        ),
+        needs=("postgres",),
+    ),
+    Case(
         "mysql-no-select",
         "a user without SELECT on the table (MariaDB)",
         diff(old="{mysql_reader_url}"),
