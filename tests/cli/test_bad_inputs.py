@@ -206,7 +206,7 @@ CASES = [
         "a key column missing on one side",
         diff(),
         2,
-        ("m.yaml:3: unknown column 'id' in entity 't' (new side, t_ident); columns there: ident, name",),
+        ("m.yaml:6: unknown column 'id' in entity 't' (new side, t_ident); columns there: ident, name",),
         entity("key: [id]\ncolumns: {amount: {}}", new="t_ident"),
     ),
     Case(

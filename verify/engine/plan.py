@@ -173,10 +173,11 @@ def plan_entity(
 
     # Resolve raw names and check every referenced column exists.
     resolved: list[tuple[str, dict[str, str], CanonicalType | None, Any]] = []
+    key_lines = {k.name: k.line for k in entity.key}
     needed: dict[str, list[str]] = {"old": [], "new": []}
     for name, old_expr, new_expr, ctype, spec in specs:
         exprs = {}
-        line = spec.line if spec is not None else entity.line
+        line = spec.line if spec is not None else key_lines.get(name) or entity.line
         for side, text in (("old", old_expr), ("new", new_expr)):
             roots = root_names(text)
             for r in roots:

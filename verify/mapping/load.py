@@ -235,7 +235,7 @@ def _key(spec: Any, line: int, where: str, problems: _Problems) -> list[KeyColum
                     f"{where}: key '{name}' must be a plain column on the {side} "
                     f"side (got '{col}'), so segments can be bounded in SQL",
                 )
-        keys.append(KeyColumn(name=name, old=old, new=new, type=ctype))
+        keys.append(KeyColumn(name=name, old=old, new=new, type=ctype, line=item_line))
     if not keys and not items:
         problems.add(line, f"{where} has an empty 'key'; name the key columns, e.g. 'key: [id]'")
     if len({k.name for k in keys}) != len(keys):
