@@ -48,10 +48,15 @@ class MappingError(VerifyError):
 
 
 class SourceError(VerifyError):
-    """A source URL is wrong, unreachable, or does not hold what the mapping names."""
+    """A source URL is wrong, unreachable, or does not hold what the mapping names.
 
-    def __init__(self, message: str, url_masked: str | None = None) -> None:
+    `reason` is the database's own words (masked, one line) where a query failed, so that
+    the caller that knows which entity it was reading can say so.
+    """
+
+    def __init__(self, message: str, url_masked: str | None = None, reason: str | None = None) -> None:
         self.url_masked = url_masked
+        self.reason = reason
         super().__init__(message)
 
 

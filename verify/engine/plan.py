@@ -14,7 +14,7 @@ from verify.engine.checksum import ChecksumSQL, checksum_sql
 from verify.engine.compare import ColumnCheck
 from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, canonicalize, evaluate, root_names
 from verify.engine.rules import PlannedRule, plan_rules, rule_problems
-from verify.errors import MappingError
+from verify.errors import MappingError, SourceError
 from verify.mapping.model import Entity, Mapping
 from verify.mapping.types import CanonicalType
 from verify.sources.base import Reader
@@ -136,7 +136,10 @@ def plan_entity(
     for side in SIDES:
         s = entity.side(side)
         sql = readers[side].dialect.select(["*"], s.table, s.query, [s.where] if s.where else [])
-        raw[side] = pl.DataFrame(schema=readers[side].schema(sql))
+        try:
+            raw[side] = pl.DataFrame(schema=readers[side].schema(sql))
+        except SourceError as exc:
+            raise SourceError(_unreadable(entity, side, readers[side], exc), exc.url_masked) from None
     wide = {side: _wide_decimals(entity.side(side), readers[side], raw[side]) for side in SIDES}
     for side in SIDES:
         if wide[side]:
@@ -183,10 +186,11 @@ def plan_entity(
 
     # Resolve raw names and check every referenced column exists.
     resolved: list[tuple[str, dict[str, str], CanonicalType | None, Any]] = []
+    key_lines = {k.name: k.line for k in entity.key}
     needed: dict[str, list[str]] = {"old": [], "new": []}
     for name, old_expr, new_expr, ctype, spec in specs:
         exprs = {}
-        line = spec.line if spec is not None else entity.line
+        line = spec.line if spec is not None else key_lines.get(name) or entity.line
         for side, text in (("old", old_expr), ("new", new_expr)):
             roots = root_names(text)
             for r in roots:
@@ -304,6 +308,26 @@ def plan_entity(
         notes=notes,
         checksum=rendered if len(rendered) == 2 and not checksum_notes else None,
         checksum_notes=checksum_notes,
+    )
+
+
+def _unreadable(entity: Entity, side: str, reader: Reader, exc: SourceError) -> str:
+    """Why a side of an entity cannot be read, in the database's words, and what to change."""
+    s = entity.side(side)
+    reason = exc.reason or str(exc)
+    said = reason.lower()
+    if "denied" in said:
+        fix = "grant the URL's user SELECT on it (verify only reads)"
+    elif s.table and any(w in said for w in ("doesn't exist", "does not exist", "no such table")):
+        fix = "check 'table:' in the mapping, and the database (and schema) in the URL"
+    elif any(w in said for w in ("url parameter", "connection string")):
+        fix = "check the URL's parameters (or read with --reader sqlalchemy)"
+    else:
+        parts = [f"'{k}:'" for k in ("table", "query", "where") if getattr(s, k)]
+        fix = f"check {' and '.join(parts)} of that side in the mapping, and the URL"
+    what = f"table {s.table}" if s.table else "its query"
+    return (
+        f"entity '{entity.name}' ({side} side): cannot read {what} from {reader.masked_url}: {reason}; {fix}"
     )
 
 

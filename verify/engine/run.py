@@ -92,13 +92,15 @@ def run_diff(options: DiffOptions) -> RunResult:
     """
     started = time.monotonic()
     start_at = dt.datetime.now(dt.UTC)
+    out_dir = options.out_dir or rundir.default_run_dir(start_at)
+    if not options.resume:
+        rundir.check_target(out_dir)  # a bad --out is found before any source is opened
     run_info, bounds = _resumable(options) if options.resume else ({}, None)
     plans, urls, sha = plan_run(options, bounds)
     recheck_notes: tuple[str, ...] = ()
     planned = {p.name: [{"index": s.index, "lo": s.lo, "hi": s.hi} for s in p.segments] for p in plans}
     if options.only_previous_mismatches:
         plans, recheck_notes = _recheck(plans, options)
-    out_dir = options.out_dir or rundir.default_run_dir(start_at)
     if not options.resume:
         rundir.prepare(out_dir)
     done = rundir.read_segments(out_dir)
@@ -190,7 +192,19 @@ def run_diff(options: DiffOptions) -> RunResult:
     segments["done"] = sum(t.segments for t in merged.values())
     status = "complete" if segments["done"] == total else "partial"
     summaries = {name: t.summary() for name, t in merged.items()}
-    notes = tuple(n for p in plans for n in p.notes) + recheck_notes[1:]
+    notes = (
+        tuple(n for p in plans for n in p.notes)
+        + recheck_notes[1:]
+        + tuple(
+            # Agreeing on nothing is not evidence: say so, so that a wrong table, database or
+            # `where` is not taken for a clean migration.
+            f"'{name}' is empty on both sides: no rows were compared; check its tables, 'where:' "
+            "and the databases in the URLs if rows were expected"
+            for name, s in summaries.items()
+            if s.rows_old == s.rows_new == 0 and not s.segments_failed
+            if not options.only_previous_mismatches  # a re-check reads only some keys
+        )
+    )
     result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started)
     rundir.write_json(os.path.join(out_dir, "summary.json"), result.to_dict())
     run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat(), interrupted=interrupted)

@@ -69,7 +69,9 @@ def load_mapping(path: str) -> Mapping:
             path, [(1, "a mapping file must be a YAML mapping with 'version: 1' and 'entities:'")]
         )
     problems.unknown_keys(data, TOP_KEYS, "the mapping file")
-    if data.get("version") != 1:
+    if "version" not in data:
+        problems.add(1, "the mapping has no 'version'; add 'version: 1' at the top")
+    elif data.get("version") != 1:
         problems.add(
             data.line_of("version"),
             f"'version' must be 1 (got {data.get('version')!r}); add 'version: 1' at the top",
@@ -238,7 +240,7 @@ def _key(spec: Any, line: int, where: str, problems: _Problems) -> list[KeyColum
                     f"{where}: key '{name}' must be a plain column on the {side} "
                     f"side (got '{col}'), so segments can be bounded in SQL",
                 )
-        keys.append(KeyColumn(name=name, old=old, new=new, type=ctype))
+        keys.append(KeyColumn(name=name, old=old, new=new, type=ctype, line=item_line))
     if not keys and not items:
         problems.add(line, f"{where} has an empty 'key'; name the key columns, e.g. 'key: [id]'")
     if len({k.name for k in keys}) != len(keys):
@@ -320,8 +322,9 @@ def _tolerance(raw: Any, line: int, where: str, problems: _Problems) -> Toleranc
         values = {k: raw.get(k, 0) for k in ("abs", "rel")}
     else:
         values = {"abs": raw, "rel": 0}
-    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in values.values()):
-        problems.add(line, f"{where}: tolerance values must be numbers >= 0")
+    bad = [v for v in values.values() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0]
+    if bad:
+        problems.add(line, f"{where}: tolerance values must be numbers >= 0 (got {bad[0]!r})")
         return None
     return Tolerance(abs=float(values["abs"]), rel=float(values["rel"]))
 

@@ -37,6 +37,7 @@ class KeyColumn:
     old: str
     new: str
     type: CanonicalType | None = None
+    line: int = field(default=0, compare=False)  # where the mapping names it, for errors
 
     def on(self, side: str) -> str:
         return self.old if side == "old" else self.new

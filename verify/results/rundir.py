@@ -29,8 +29,11 @@ def default_run_dir(now: dt.datetime | None = None) -> str:
     return os.path.join(RUNS_HOME, now.strftime("%Y%m%dT%H%M%S_%fZ"))
 
 
-def prepare(out_dir: str) -> None:
-    """Create a fresh run directory; refuse one that already holds files."""
+def check_target(out_dir: str) -> None:
+    """Refuse, before any source is opened, a run directory that cannot be a fresh one.
+
+    Nothing is created here: a run whose mapping or sources are wrong leaves no directory.
+    """
     if os.path.exists(out_dir):
         if not os.path.isdir(out_dir):
             raise RunDirError(f"--out {out_dir} is a file; give a directory path")
@@ -39,6 +42,24 @@ def prepare(out_dir: str) -> None:
                 f"--out {out_dir} already holds files (an earlier run?); "
                 "choose a new directory or remove that one"
             )
+        parent = out_dir
+    else:
+        parent = os.path.dirname(os.path.abspath(out_dir))
+        while not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise RunDirError(
+                f"cannot create the run directory {out_dir}: {parent} is a file; choose a writable --out"
+            )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunDirError(
+            f"cannot create the run directory {out_dir}: {parent} is not writable; choose a writable --out"
+        )
+
+
+def prepare(out_dir: str) -> None:
+    """Create a fresh run directory; refuse one that already holds files."""
+    check_target(out_dir)
     try:
         os.makedirs(os.path.join(out_dir, "mismatches"), exist_ok=True)
         probe = os.path.join(out_dir, ".write-test")

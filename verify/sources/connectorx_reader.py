@@ -63,8 +63,9 @@ class ConnectorXReader:
         except BaseException as exc:  # ConnectorX raises pyo3 panics, which are BaseExceptions
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
+            reason = _clean(exc)
             raise SourceError(
-                f"reading {self.masked_url} failed: {_clean(exc)}\n  query: {sql}", self.masked_url
+                f"reading {self.masked_url} failed: {reason}\n  query: {sql}", self.masked_url, reason
             ) from None
         columns = []
         for i, name in enumerate(names):

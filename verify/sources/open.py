@@ -36,10 +36,14 @@ def probe(url: SourceURL) -> dict[str, bool]:
         path = url.sqlite_path or ""
         if path not in ("", ":memory:") and not os.path.isfile(path):
             raise SourceError(f"{url.masked}: there is no SQLite file {path}; check the path", url.masked)
+        if path not in ("", ":memory:") and not _is_sqlite_file(path):
+            raise SourceError(
+                f"{url.masked}: {path} is not a SQLite database file; check the path", url.masked
+            )
         return {}
     if url.family is None:
         return _probe_sqlalchemy(url)
-    conn = connect(url, PROBE_TIMEOUT)
+    conn = connect(url, PROBE_TIMEOUT, answer_timeout=True)
     try:
         if url.family != "mysql":
             return {}
@@ -49,6 +53,16 @@ def probe(url: SourceURL) -> dict[str, bool]:
         return {"mariadb": "mariadb" in str(version).lower()}
     finally:
         conn.close()
+
+
+def _is_sqlite_file(path: str) -> bool:
+    """An empty file (SQLite makes it a database on first write) or one with SQLite's header."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return head in (b"", b"SQLite format 3\x00")
 
 
 def _probe_sqlalchemy(url: SourceURL) -> dict[str, bool]:

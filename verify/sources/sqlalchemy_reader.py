@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from verify.errors import SourceError
 from verify.sources.base import first_row
 from verify.sources.dialect import Dialect
-from verify.sources.urls import SourceURL
+from verify.sources.urls import SourceURL, mask_in_text
 
 BATCH_ROWS = 50_000
 
@@ -119,9 +119,9 @@ class SQLAlchemyReader:
                     batches.append(pa.RecordBatch.from_arrays(arrays, names=names))
                 return schema or (batches[0].schema if batches else None), batches
         except SQLAlchemyError as exc:
-            first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            first = mask_in_text(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
             raise SourceError(
-                f"reading {self.masked_url} failed: {first}\n  query: {sql}", self.masked_url
+                f"reading {self.masked_url} failed: {first}\n  query: {sql}", self.masked_url, first
             ) from None
 
     def _arrow_schema(self, sql: str) -> pa.Schema:

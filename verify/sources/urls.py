@@ -47,7 +47,7 @@ class SourceURL:
 
     @classmethod
     def parse(cls, raw: str, side: str = "") -> SourceURL:
-        where = f" for --{side}" if side else ""
+        where = f" for --{side} (or VERIFY_{side.upper()}_URL)" if side else ""
         m = _URL.fullmatch(raw.strip())
         port = m.group("port") if m else None
         if m is None or (port and not port.isdigit()):
