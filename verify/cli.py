@@ -117,6 +117,30 @@ MAPPING = click.option(
     help="How to read the sources.",
 )
 @click.option(
+    "--sample",
+    type=click.FloatRange(0, 1, min_open=True),
+    metavar="FRACTION",
+    help="Compare only this fraction of the keys (e.g. 0.01), the same keys every time for the same "
+    "seed; integer keys are sampled in the sources' SQL. `verify gate` judges a sample on the upper "
+    "bound of its rate's confidence interval.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Which keys --sample picks (same seed, same keys)."
+)
+@click.option(
+    "--stage",
+    type=float,
+    metavar="PERCENT",
+    help="Compare only the rows rollout stage PERCENT serves: the cohort of --policy.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Rollout policy whose 'cohort:' says who each stage serves (with --stage).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
@@ -134,6 +158,10 @@ def diff(
     workers: int | None,
     segment_rows: int,
     reader: str,
+    sample: float | None,
+    seed: int,
+    stage: float | None,
+    policy_path: str | None,
     fmt: str,
 ) -> None:
     """Compare the old and the new store through a mapping and write a run directory.
@@ -143,6 +171,7 @@ def diff(
     """
     from verify.engine.memory import limit_allocator_growth
     from verify.engine.run import DiffOptions, run_diff
+    from verify.engine.subset import make_subset
     from verify.report.terminal import render_diff
 
     limit_allocator_growth()
@@ -156,6 +185,7 @@ def diff(
         segment_rows=segment_rows,
         reader=reader,
         progress=sys.stderr.isatty(),
+        subset=make_subset(sample, seed, stage, policy_path),
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))

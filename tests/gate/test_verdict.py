@@ -116,6 +116,7 @@ def test_max_rule_rate_holds_counted_rules_and_named_limits_any_rule(run_copy, p
 def test_a_sampled_run_is_judged_on_the_upper_bound_never_the_point_estimate(run_copy, policy):
     run = run_copy("dirty")
     edit_json(run / "run.json", lambda r: r["options"].update(sample=0.1, seed=7))
+    edit_json(run / "summary.json", lambda s: s.update(sample={"fraction": 0.1, "seed": 7}))
     # 15 of 2,000 sampled rows: 0.75% is under stage 1's 1%, its upper 95% bound is not
     _rules_summary(run, 15, 0, {"unexplained": ("block", 15)})
     v = gate_run(str(run), policy(), 1)
@@ -180,6 +181,12 @@ def test_a_complete_run_with_segments_missing_fails(run_copy, policy):
     run = run_copy("clean")
     edit_json(run / "run.json", lambda r: r["segments"].update(done=0))
     assert_fails_closed(gate_run(str(run), policy(), 1), "segments are done")
+
+
+def test_run_and_summary_that_disagree_on_the_sample_fail(run_copy, policy):
+    run = run_copy("clean")
+    edit_json(run / "run.json", lambda r: r["options"].update(sample=0.1, seed=7))
+    assert_fails_closed(gate_run(str(run), policy(), 1), "disagree on the sample")
 
 
 def test_no_run_directory_fails(tmp_path, policy):

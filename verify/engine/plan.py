@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ import polars as pl
 
 from verify.engine.compare import ColumnCheck
 from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, evaluate, root_names
-from verify.errors import MappingError
+from verify.engine.subset import Subset, cohort_problem, sample_sql
+from verify.errors import MappingError, UsageError
 from verify.mapping.model import Entity, Mapping
 from verify.mapping.types import CanonicalType
 from verify.sources.base import Reader
@@ -30,6 +32,7 @@ class SideQuery:
     partition_sql: str | None  # the partition column as written in bounds
     partition_bytes: bool = False  # string partition: bound by byte order
     decimal_text: tuple[tuple[str, int], ...] = ()  # decimals read as text, and their scale
+    sample: str | None = None  # the key-hashed sample as a condition (see engine/subset.py)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class EntityPlan:
     segments: tuple[Segment, ...]
     partition: str | None = None
     notes: tuple[str, ...] = ()
+    subset: Subset | None = None  # only these rows are compared (sample, cohort)
 
 
 def _kind_of(dtype: pl.DataType) -> str:
@@ -104,9 +108,16 @@ def infer_type(old: pl.DataType, new: pl.DataType) -> CanonicalType | None:
 
 
 def plan_entity(
-    entity: Entity, readers: dict[str, Reader], mapping: Mapping, segment_rows: int
+    entity: Entity,
+    readers: dict[str, Reader],
+    mapping: Mapping,
+    segment_rows: int,
+    subset: Subset | None = None,
 ) -> EntityPlan:
-    """Resolve one entity against the live schemas; raises MappingError with every problem."""
+    """Resolve one entity against the live schemas; raises MappingError with every problem.
+
+    With a `subset`, only its rows are compared: the sample goes into the SQL where the key allows.
+    """
     problems: list[tuple[int | None, str]] = []
     where = f"entity '{entity.name}'"
     raw: dict[str, pl.DataFrame] = {}
@@ -244,6 +255,14 @@ def plan_entity(
         else tuple(ColumnCheck(name) for name, *_ in specs[len(keys) :])
     )
     partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
+    problem = cohort_problem(subset, entity.name, list(types))
+    if problem:
+        raise UsageError(problem)
+    if subset is not None and subset.fraction is not None:
+        queries, segment_rows, note = _push_sample(
+            entity, subset, raw, readers, queries, lookup, segment_rows
+        )
+        notes = (*notes, note)
     segments = _segments(entity.name, partition, queries, readers, segment_rows)
     side_recipes = {
         side: SideRecipe(
@@ -265,7 +284,36 @@ def plan_entity(
         segments=segments,
         partition=partition,
         notes=notes,
+        subset=subset,
     )
+
+
+def _push_sample(
+    entity: Entity,
+    subset: Subset,
+    raw: dict[str, pl.DataFrame],
+    readers: dict[str, Reader],
+    queries: dict[str, SideQuery],
+    lookup: Any,
+    segment_rows: int,
+) -> tuple[dict[str, SideQuery], int, str]:
+    """Put the sample into both sides' SQL when every key column is an integer on both sides.
+
+    Segments then hold `segment_rows` sampled rows. Otherwise every row is read and the sample
+    is taken after canonicalization (worker), by the same hash.
+    """
+    assert subset.fraction is not None
+    columns = {s: [lookup(s, k.on(s)) for k in entity.key] for s in SIDES}
+    integer = all(_kind_of(raw[s].schema[c]) in ("int", "uint", "uint64") for s in SIDES for c in columns[s])
+    conds = {
+        s: sample_sql(subset, [readers[s].dialect.quote(c) for c in columns[s]], readers[s].dialect)
+        for s in SIDES
+    }
+    share = f"sampled {subset.fraction:g} of '{entity.name}' keys (seed {subset.seed})"
+    if not integer or None in conds.values():
+        return queries, segment_rows, f"{share} after reading every row (the key is not integer in SQL)"
+    pushed = {s: dataclasses.replace(q, sample=conds[s]) for s, q in queries.items()}
+    return pushed, math.ceil(segment_rows / subset.fraction), f"{share} in the sources' SQL"
 
 
 def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, int]:
@@ -455,4 +503,6 @@ def segment_sql(query: SideQuery, segment: Segment, dialect: Any) -> str:
             conds.append(f"{query.partition_sql} >= {dialect.literal(segment.lo)}")
         if segment.hi is not None:
             conds.append(f"{query.partition_sql} < {dialect.literal(segment.hi)}")
+    if query.sample is not None:
+        conds.append(query.sample)
     return dialect.select(list(query.select), query.table, query.query, conds)

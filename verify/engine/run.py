@@ -14,6 +14,7 @@ from typing import Any
 from verify import __version__
 from verify.engine.compare import SegmentCounts
 from verify.engine.plan import EntityPlan, plan_entity
+from verify.engine.subset import Subset
 from verify.engine.worker import SegmentResult, SegmentTask, run_segment
 from verify.errors import RunError, UsageError, VerifyError
 from verify.mapping import load_mapping
@@ -34,6 +35,7 @@ class DiffOptions:
     segment_rows: int = 50_000
     reader: str = "auto"
     progress: bool = False
+    subset: Subset | None = None  # a key-hashed sample and/or a rollout stage's cohort
 
 
 def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceURL], str]:
@@ -51,7 +53,10 @@ def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceUR
         "new": reader_for(options.new_url, options.reader, "new"),
     }
     chosen = options.entities or tuple(mapping.entities)
-    plans = [plan_entity(mapping.entities[name], readers, mapping, options.segment_rows) for name in chosen]
+    plans = [
+        plan_entity(mapping.entities[name], readers, mapping, options.segment_rows, options.subset)
+        for name in chosen
+    ]
     return plans, urls, mapping.sha256
 
 
@@ -79,6 +84,7 @@ def run_diff(options: DiffOptions) -> RunResult:
             "workers": options.workers,
             "segment_rows": options.segment_rows,
             "reader": options.reader,
+            **(options.subset or Subset()).options(),
         },
         "started_at": start_at.isoformat(),
         "ended_at": None,
@@ -117,7 +123,15 @@ def run_diff(options: DiffOptions) -> RunResult:
     status = "complete" if not failures else "partial"
     summaries = {name: t.summary() for name, t in merged.items()}
     notes = tuple(n for p in plans for n in p.notes)
-    result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started)
+    result = RunResult(
+        out_dir,
+        status,
+        summaries,
+        tuple(failures),
+        notes,
+        time.monotonic() - started,
+        (options.subset or Subset()).summary(),
+    )
     rundir.write_json(os.path.join(out_dir, "summary.json"), result.to_dict())
     run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat())
     rundir.write_json(os.path.join(out_dir, "run.json"), run_info)  # last: marks the run done

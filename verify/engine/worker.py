@@ -16,6 +16,7 @@ from verify.engine.classify import classify
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
+from verify.engine.subset import restrict
 from verify.sources.open import reader_for
 
 _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
@@ -61,6 +62,7 @@ def run_segment(task: SegmentTask) -> SegmentResult:
     old = canonicalize(old_raw, plan.recipes["old"])
     new = canonicalize(new_raw, plan.recipes["new"])
     del old_raw, new_raw
+    old, new = restrict(old, plan.subset, plan.keys), restrict(new, plan.subset, plan.keys)
     diffs, counts = compare(old, new, list(plan.keys), list(plan.checks))
     del old, new
     diffs, by_rule, blocking = classify(diffs, plan, counts)
