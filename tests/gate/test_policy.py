@@ -27,6 +27,17 @@ def test_the_scenario_policy_loads():
     assert p.stage(100).allowed("anything") == 0.0
 
 
+def test_the_readme_example_loads(tmp_path):
+    readme = (Path(SCENARIO_POLICY).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Gating a rollout") :]
+    example = section[section.index("```yaml\n") + 8 : section.index("```\n", section.index("```yaml"))]
+    path = tmp_path / "readme.yaml"
+    path.write_text(example)
+    p = load_policy(str(path))
+    assert [s.percent for s in p.stages] == [1, 25]
+    assert p.stage(25).allowed("line_item") == 0.0005 and p.stage(25).minimum("advertiser") == 10
+
+
 def test_per_entity_limits_and_cohorts(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(
