@@ -54,7 +54,7 @@ def plan_run(options: DiffOptions) -> tuple[list[EntityPlan], dict[str, SourceUR
     }
     chosen = options.entities or tuple(mapping.entities)
     plans = [
-        plan_entity(mapping.entities[name], readers, mapping, options.segment_rows, options.subset)
+        plan_entity(mapping.entities[name], readers, mapping, options.segment_rows, subset=options.subset)
         for name in chosen
     ]
     return plans, urls, mapping.sha256
