@@ -21,7 +21,7 @@ $(BENCH_STAMP): pyproject.toml
 	.venv-bench/bin/python -m pip install --quiet 'datacompy>=0.16' 'connectorx>=0.4.1' 'polars>=1.20,<2'
 	touch $(BENCH_STAMP)
 
-## demo: build the DFP -> F1 scenario into SQLite files and diff it (no server needed)
+## demo: build the DFP -> F1 scenario into SQLite files, diff it and gate rollout stage 1 (no server needed)
 demo: $(STAMP)
 	@mkdir -p $(DEMO)
 	$(BIN)/verify scenario build dfp_to_f1 --rows $(ROWS) --seed 1 \
@@ -29,6 +29,8 @@ demo: $(STAMP)
 	$(BIN)/verify diff --mapping mappings/dfp_to_f1.yaml \
 	  --old sqlite:///$(DEMO)/old.db --new sqlite:///$(DEMO)/new.db \
 	  || test $$? -eq 1  # exit 1 = blocking differences found, which is the point of the demo
+	$(BIN)/verify gate --run .verify/runs/latest --policy scenarios/dfp_to_f1/rollout.yaml --stage 1 \
+	  || test $$? -eq 1  # exit 1 = the gate says FAIL (or INCONCLUSIVE): the verdict is what the demo shows
 	$(BIN)/verify report --run .verify/runs/latest --html $(DEMO)/report.html --markdown $(DEMO)/report.md
 	@echo "HTML report: $(abspath $(DEMO)/report.html)"
 

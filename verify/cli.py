@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from verify import __version__
-from verify.errors import EXIT_INTERRUPTED, UsageError, VerifyError
+from verify.errors import EXIT_DIFFERENCES, EXIT_INTERRUPTED, EXIT_OK, UsageError, VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,6 +126,30 @@ MAPPING = click.option(
     help="How to read the sources.",
 )
 @click.option(
+    "--sample",
+    type=click.FloatRange(0, 1, min_open=True),
+    metavar="FRACTION",
+    help="Compare only this fraction of the keys (e.g. 0.01), the same keys every time for the same "
+    "seed; integer keys are sampled in the sources' SQL. `verify gate` judges a sample on the upper "
+    "bound of its rate's confidence interval.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Which keys --sample picks (same seed, same keys)."
+)
+@click.option(
+    "--stage",
+    type=float,
+    metavar="PERCENT",
+    help="Compare only the rows rollout stage PERCENT serves: the cohort of --policy.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Rollout policy whose 'cohort:' says who each stage serves (with --stage).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
@@ -202,6 +226,10 @@ def diff(
     workers: int | None,
     segment_rows: int,
     reader: str,
+    sample: float | None,
+    seed: int,
+    stage: float | None,
+    policy_path: str | None,
     fmt: str,
     previous_run: str | None,
     resume_dir: str | None,
@@ -219,6 +247,7 @@ def diff(
     """
     from verify.engine.memory import limit_allocator_growth
     from verify.engine.run import DiffOptions, run_diff
+    from verify.engine.subset import make_subset
     from verify.report.terminal import render_diff
 
     limit_allocator_growth()
@@ -249,6 +278,7 @@ def diff(
         settle_seconds=settle_seconds,
         recheck_after=recheck_after,
         algorithm=algorithm,
+        subset=make_subset(sample, seed, stage, policy_path),
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))
@@ -272,14 +302,66 @@ def check(mapping_path: str, old_url: str, new_url: str) -> None:
 
 
 @main.command()
-@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), metavar="DIR")
-@click.option("--policy", "policy_path", required=True, type=click.Path(dir_okay=False), metavar="FILE")
-@click.option("--stage", required=True, type=float, metavar="PERCENT")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "prometheus"]), default="text")
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    metavar="DIR",
+    help="Run directory of verify diff (e.g. .verify/runs/latest).",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Rollout policy YAML.",
+)
+@click.option(
+    "--stage", required=True, type=float, metavar="PERCENT", help="The rollout stage to gate, e.g. 25."
+)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="The mapping to hold against the run's sha256. Default: the path in run.json.",
+)
+@click.option(
+    "--inconclusive",
+    type=click.Choice(["fail", "pass"]),
+    default="fail",
+    show_default=True,
+    help="Exit code of INCONCLUSIVE (too few rows compared).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "prometheus"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines, prometheus for a node_exporter textfile collector.",
+)
 @reports_errors
-def gate(run_dir: str, policy_path: str, stage: float, fmt: str) -> None:
-    """Turn a run into a pass/fail verdict for one rollout stage (not implemented yet)."""
-    raise VerifyError("verify gate is not implemented yet (issue #5)")
+def gate(
+    run_dir: str, policy_path: str, stage: float, mapping_path: str | None, inconclusive: str, fmt: str
+) -> None:
+    """Turn a run into a PASS, FAIL or INCONCLUSIVE verdict for one rollout stage.
+
+    Fails closed: a partial or running run, a missing or corrupt file, a changed mapping,
+    results older than the policy allows, a run of another cohort, or an entity the policy
+    names but the run lacks is a FAIL that says why. A sampled run is judged on the upper
+    bound of its rate's confidence interval. Also prints the highest stage the run passes.
+
+    Exit 0: PASS; 1: FAIL (INCONCLUSIVE too, unless --inconclusive pass); 2: bad input.
+    """
+    from verify.gate.render import render_verdict
+    from verify.gate.verdict import INCONCLUSIVE, PASS, gate_run
+
+    verdict = gate_run(run_dir, policy_path, stage, mapping_path)
+    click.echo(render_verdict(verdict, fmt), nl=fmt != "prometheus")
+    passed = verdict.verdict == PASS or (verdict.verdict == INCONCLUSIVE and inconclusive == "pass")
+    sys.exit(EXIT_OK if passed else EXIT_DIFFERENCES)
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,8 @@ from verify.engine.checksum import ChecksumSQL, checksum_sql
 from verify.engine.compare import ColumnCheck
 from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, canonicalize, evaluate, root_names
 from verify.engine.rules import PlannedRule, plan_rules, rule_problems
-from verify.errors import MappingError, SourceError
+from verify.engine.subset import Subset, cohort_problem, sample_sql
+from verify.errors import MappingError, SourceError, UsageError
 from verify.mapping.model import Entity, Mapping
 from verify.mapping.types import CanonicalType
 from verify.sources.base import Reader
@@ -33,6 +35,7 @@ class SideQuery:
     partition_sql: str | None  # the partition column as written in bounds
     partition_bytes: bool = False  # string partition: bound by byte order
     decimal_text: tuple[tuple[str, int], ...] = ()  # decimals read as text, and their scale
+    sample: str | None = None  # the key-hashed sample as a condition (see engine/subset.py)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class EntityPlan:
     # rendered exactly in SQL (`checksum_notes` say which and why): then rows are read.
     checksum: dict[str, ChecksumSQL] | None = None
     checksum_notes: tuple[str, ...] = ()
+    subset: Subset | None = None  # only these rows are compared (sample, cohort)
 
 
 def _kind_of(dtype: pl.DataType) -> str:
@@ -124,11 +128,13 @@ def plan_entity(
     segment_rows: int,
     today: dt.date | None = None,
     segments: tuple[Segment, ...] | None = None,
+    subset: Subset | None = None,
 ) -> EntityPlan:
     """Resolve one entity against the live schemas; raises MappingError with every problem.
 
     `today` (default: the UTC date) decides which waivers have expired; `segments`, when given,
-    are used as they are (a resumed run keeps the segments it started with).
+    are used as they are (a resumed run keeps the segments it started with). With a `subset`,
+    only its rows are compared: the sample goes into the SQL where the key allows.
     """
     problems: list[tuple[int | None, str]] = []
     where = f"entity '{entity.name}'"
@@ -284,6 +290,14 @@ def plan_entity(
     if problems:
         raise MappingError(mapping.path, problems)
     partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
+    problem = cohort_problem(subset, entity.name, list(types))
+    if problem:
+        raise UsageError(problem)
+    if subset is not None and subset.fraction is not None:
+        queries, segment_rows, note = _push_sample(
+            entity, subset, raw, readers, queries, lookup, segment_rows
+        )
+        notes = (*notes, note)
     tolerant = {c.name for c in checks if c.tolerance is not None}
     renderings = {
         side: checksum_sql(side_recipes[side], len(keys), raw[side].schema, readers[side].dialect, tolerant)
@@ -292,6 +306,8 @@ def plan_entity(
     checksum_notes = tuple(why for side in SIDES for why in renderings[side][1])
     if partition is None or queries["old"].partition_bytes:
         checksum_notes += ("segments are not ranges of an integer key column",)
+    if subset is not None:
+        checksum_notes += ("a sample or cohort is compared: it is chosen among rows, not ranges",)
     rendered = {side: r for side, (r, _) in renderings.items() if r is not None}
     if segments is None:
         segments = _segments(entity.name, partition, queries, readers, segment_rows)
@@ -308,6 +324,7 @@ def plan_entity(
         notes=notes,
         checksum=rendered if len(rendered) == 2 and not checksum_notes else None,
         checksum_notes=checksum_notes,
+        subset=subset,
     )
 
 
@@ -329,6 +346,34 @@ def _unreadable(entity: Entity, side: str, reader: Reader, exc: SourceError) -> 
     return (
         f"entity '{entity.name}' ({side} side): cannot read {what} from {reader.masked_url}: {reason}; {fix}"
     )
+
+
+def _push_sample(
+    entity: Entity,
+    subset: Subset,
+    raw: dict[str, pl.DataFrame],
+    readers: dict[str, Reader],
+    queries: dict[str, SideQuery],
+    lookup: Any,
+    segment_rows: int,
+) -> tuple[dict[str, SideQuery], int, str]:
+    """Put the sample into both sides' SQL when every key column is an integer on both sides.
+
+    Segments then hold `segment_rows` sampled rows. Otherwise every row is read and the sample
+    is taken after canonicalization (worker), by the same hash.
+    """
+    assert subset.fraction is not None
+    columns = {s: [lookup(s, k.on(s)) for k in entity.key] for s in SIDES}
+    integer = all(_kind_of(raw[s].schema[c]) in ("int", "uint", "uint64") for s in SIDES for c in columns[s])
+    conds = {
+        s: sample_sql(subset, [readers[s].dialect.quote(c) for c in columns[s]], readers[s].dialect)
+        for s in SIDES
+    }
+    share = f"sampled {subset.fraction:g} of '{entity.name}' keys (seed {subset.seed})"
+    if not integer or None in conds.values():
+        return queries, segment_rows, f"{share} after reading every row (the key is not integer in SQL)"
+    pushed = {s: dataclasses.replace(q, sample=conds[s]) for s, q in queries.items()}
+    return pushed, math.ceil(segment_rows / subset.fraction), f"{share} in the sources' SQL"
 
 
 def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, int]:
@@ -524,4 +569,6 @@ def segment_sql(query: SideQuery, segment: Segment, dialect: Any, columns: list[
             conds.append(
                 f"{query.partition_sql} IN ({', '.join(dialect.literal(v) for v in segment.values)})"
             )
+    if query.sample is not None:
+        conds.append(query.sample)
     return dialect.select(columns or list(query.select), query.table, query.query, conds)

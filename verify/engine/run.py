@@ -16,6 +16,7 @@ from verify.engine import transient
 from verify.engine.compare import SegmentCounts
 from verify.engine.plan import EntityPlan, Segment, plan_entity
 from verify.engine.rules import CATCH_ALL, TRANSIENT
+from verify.engine.subset import Subset
 from verify.engine.throttle import Throttle
 from verify.engine.worker import RunContext, SegmentResult, SegmentTask, run_segment
 from verify.errors import EXIT_INTERRUPTED, RunDirError, RunError, UsageError, VerifyError
@@ -45,6 +46,7 @@ class DiffOptions:
     settle_seconds: float = 0.0  # ... this recently before the run started
     recheck_after: float | None = None  # read differing keys again after so many seconds
     algorithm: str = "rows"  # rows | checksum | auto
+    subset: Subset | None = None  # a key-hashed sample and/or a rollout stage's cohort
 
 
 def plan_run(
@@ -76,6 +78,7 @@ def plan_run(
             mapping,
             options.segment_rows,
             segments=tuple(bounds[name]) if bounds is not None else None,
+            subset=options.subset,
         )
         for name in chosen
     ]
@@ -137,6 +140,7 @@ def run_diff(options: DiffOptions) -> RunResult:
                 "algorithm": algorithm,
                 "algorithm_reason": why,
                 "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
+                **(options.subset or Subset()).options(),
             },
             "started_at": start_at.isoformat(),
             "plan": {
@@ -205,7 +209,8 @@ def run_diff(options: DiffOptions) -> RunResult:
             if not options.only_previous_mismatches  # a re-check reads only some keys
         )
     )
-    result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started)
+    subset = (options.subset or Subset()).summary()
+    result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started, subset)
     rundir.write_json(os.path.join(out_dir, "summary.json"), result.to_dict())
     run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat(), interrupted=interrupted)
     rundir.write_json(os.path.join(out_dir, "run.json"), run_info)  # last: marks the run done
@@ -280,6 +285,12 @@ def _resumable(options: DiffOptions) -> tuple[dict[str, Any], dict[str, list[Seg
         raise UsageError(
             f"--resume {out_dir}: give the same --entity and --only-previous-mismatches as "
             "the run had, or none (they are taken from its run.json)"
+        )
+    asked = (options.subset or Subset()).options()
+    if any(stored.get(k) != v for k, v in asked.items()):
+        had = ", ".join(f"{k} {stored.get(k)}" for k in asked if stored.get(k) is not None) or "none"
+        raise UsageError(
+            f"--resume {out_dir}: give the same --sample, --seed, --stage and --policy as the run had ({had})"
         )
     for side, raw in (("old", options.old_url), ("new", options.new_url)):
         masked = SourceURL.parse(raw, side).masked

@@ -22,6 +22,7 @@ from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan, Segment, segment_sql
 from verify.engine.recheck import only_keys
 from verify.engine.rules import RuleCounts, classify, count_records
+from verify.engine.subset import restrict
 from verify.engine.throttle import Throttle
 from verify.errors import SourceError
 from verify.results import rundir
@@ -156,6 +157,7 @@ def _diff_rows(task: SegmentTask, segment: Segment) -> tuple[pl.DataFrame, Segme
     new = canonicalize(new_raw, plan.recipes["new"])
     if segment.keys is not None:  # --only-previous-mismatches: exactly the keys asked for
         old, new = only_keys(old, segment.keys, plan.keys), only_keys(new, segment.keys, plan.keys)
+    old, new = restrict(old, plan.subset, plan.keys), restrict(new, plan.subset, plan.keys)
     read = old_raw.height + new_raw.height
     del old_raw, new_raw
     skipped = 0

@@ -69,6 +69,7 @@ class RunResult:
     failures: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    subset: dict[str, Any] = field(default_factory=dict)  # {"sample": …, "cohort": …} (engine/subset.py)
 
     @property
     def blocking_rows(self) -> int:
@@ -90,5 +91,6 @@ class RunResult:
             "compared": sum(e.compared for e in self.entities.values()),
             "failures": list(self.failures),
             "notes": list(self.notes),
+            **self.subset,
             "entities": {name: e.to_dict() for name, e in self.entities.items()},
         }

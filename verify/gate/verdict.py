@@ -1,0 +1,502 @@
+"""The gate: a run directory and a rollout policy become a verdict for one stage.
+
+It fails closed. A run that is not complete, a missing or corrupt run file, a mapping that
+changed since the run, results older than the policy allows, a run of another cohort than the
+stage serves, an entity the policy names but the run did not compare: each is a FAIL that says
+why, never a PASS. A sampled run is judged on the upper bound of its rate's confidence
+interval, never on the point estimate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from verify.gate.policy import RolloutPolicy, Stage, load_policy
+from verify.gate.stats import upper_bound
+
+PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+SEVERITIES = ("accept", "warn", "block")
+FUTURE_SLACK = dt.timedelta(minutes=5)  # clocks of the diff's and the gate's machine may differ
+
+
+def pct(rate: float) -> str:
+    """A rate as a percentage with three significant digits: 0.12%, 0.0501%, 5%."""
+    x = rate * 100
+    if x == 0:
+        return "0%"
+    decimals = max(2, 2 - math.floor(math.log10(abs(x))))
+    return f"{x:.{decimals}f}".rstrip("0").rstrip(".") + "%"
+
+
+def number(value: float) -> int | float:
+    """25.0 as 25 (stages read as people wrote them), 0.5 as 0.5."""
+    return int(value) if float(value).is_integer() else value
+
+
+@dataclass(frozen=True)
+class RuleRate:
+    """One rule's share of an entity's compared rows, and the limit it is held to, if any."""
+
+    rule: str
+    severity: str
+    rows: int
+    rate: float
+    upper_bound: float
+    allowed: float | None
+    counts: bool  # counts against the entity's blocking rate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "rows": self.rows,
+            "rate": self.rate,
+            "upper_bound": self.upper_bound,
+            "allowed": self.allowed,
+            "counts": self.counts,
+        }
+
+
+@dataclass(frozen=True)
+class EntityVerdict:
+    """The verdict on one entity at one stage, with the numbers it rests on."""
+
+    entity: str
+    verdict: str
+    reason: str
+    compared: int = 0
+    counted_rows: int = 0
+    rate: float | None = None
+    upper_bound: float | None = None
+    allowed: float = 0.0
+    min_compared: int = 0
+    rules: tuple[RuleRate, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "rate": self.rate,
+            "upper_bound": self.upper_bound,
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "compared": self.compared,
+            "counted_rows": self.counted_rows,
+            "min_compared": self.min_compared,
+            "rules": {r.rule: r.to_dict() for r in self.rules},
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `verify gate` returns: the overall verdict, per entity, and how far the run would go."""
+
+    verdict: str
+    stage: float
+    entities: dict[str, EntityVerdict]
+    highest_passing_stage: float | None
+    problems: tuple[str, ...]  # fail-closed reasons about the run as a whole
+    run_dir: str
+    policy_path: str
+    confidence: float
+    interval: str
+    sample: float | None = None  # the sampled fraction; None for a full run
+    seed: int | None = None
+    cohort: str | None = None
+    age_seconds: float | None = None
+    status: str | None = None
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the verdict is what it is: run problems first, then every entity that did not pass."""
+        return list(self.problems) + [e.reason for e in self.entities.values() if e.verdict != PASS]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "stage": number(self.stage),
+            "entities": {name: e.to_dict() for name, e in self.entities.items()},
+            "highest_passing_stage": None
+            if self.highest_passing_stage is None
+            else number(self.highest_passing_stage),
+            "reasons": self.reasons,
+            "problems": list(self.problems),
+            "run": {
+                "dir": self.run_dir,
+                "status": self.status,
+                "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 1),
+                "sample": self.sample,
+                "seed": self.seed,
+                "cohort": self.cohort,
+            },
+            "policy": {"path": self.policy_path, "confidence": self.confidence, "interval": self.interval},
+        }
+
+
+@dataclass(frozen=True)
+class EntityCounts:
+    """What the gate needs of one entity's summary."""
+
+    compared: int
+    blocking_rows: int
+    warning_rows: int | None  # rows whose worst difference is a warning, where the run says
+    by_rule: dict[str, tuple[str, int]]  # rule -> (severity, rows)
+    segments_failed: int = 0
+
+
+@dataclass
+class RunFacts:
+    """The parts of run.json and summary.json the gate relies on, checked as they are read."""
+
+    status: str | None = None
+    ended_at: dt.datetime | None = None
+    mapping_path: str | None = None
+    mapping_sha256: str | None = None
+    sample: float | None = None
+    seed: int | None = None
+    stage: float | None = None
+    cohort: str | None = None
+    entities: dict[str, EntityCounts] = field(default_factory=dict)
+    summary_read: bool = False  # entities is what summary.json holds (not: it could not be read)
+    problems: list[str] = field(default_factory=list)
+
+
+def gate_run(
+    run_dir: str,
+    policy_path: str,
+    stage: float,
+    mapping_path: str | None = None,
+    now: dt.datetime | None = None,
+) -> Verdict:
+    """The whole `verify gate`: load the policy, read the run, judge it at `stage`.
+
+    A broken policy or an unknown stage raises (bad input); anything wrong with the run is a
+    FAIL verdict that says what.
+    """
+    policy = load_policy(policy_path)
+    return judge(read_run(run_dir), run_dir, policy, policy.stage(stage), mapping_path, now)
+
+
+def judge(
+    facts: RunFacts,
+    run_dir: str,
+    policy: RolloutPolicy,
+    stage: Stage,
+    mapping_path: str | None = None,
+    now: dt.datetime | None = None,
+) -> Verdict:
+    """The verdict on a read run at one stage of a policy."""
+    now = now or dt.datetime.now(dt.UTC)
+    problems = list(facts.problems)
+    age = None
+    if facts.ended_at is not None:
+        age = (now - facts.ended_at).total_seconds()
+        problems.extend(_age_problems(facts.ended_at, now, policy))
+    if facts.mapping_sha256 is not None:
+        problems.extend(_mapping_problems(facts, mapping_path))
+    if facts.status is not None:
+        problems.extend(_cohort_problems(facts, policy, stage))
+    entities = judge_entities(facts, policy, stage)
+    verdicts = [e.verdict for e in entities.values()]
+    if problems or FAIL in verdicts:
+        overall = FAIL
+    elif INCONCLUSIVE in verdicts:
+        overall = INCONCLUSIVE
+    else:
+        overall = PASS
+    highest = None
+    if not problems:
+        for s in policy.stages:
+            if any(e.verdict != PASS for e in judge_entities(facts, policy, s).values()):
+                break
+            highest = s.percent
+    return Verdict(
+        verdict=overall,
+        stage=stage.percent,
+        entities=entities,
+        highest_passing_stage=highest,
+        problems=tuple(problems),
+        run_dir=run_dir,
+        policy_path=policy.path,
+        confidence=policy.confidence,
+        interval=policy.interval,
+        sample=facts.sample,
+        seed=facts.seed,
+        cohort=facts.cohort,
+        age_seconds=age,
+        status=facts.status,
+    )
+
+
+def judge_entities(facts: RunFacts, policy: RolloutPolicy, stage: Stage) -> dict[str, EntityVerdict]:
+    """Every entity of the run, and every entity the policy requires, judged at one stage."""
+    out = {name: judge_entity(name, counts, facts, policy, stage) for name, counts in facts.entities.items()}
+    for name in policy.required_entities():
+        if name not in out and facts.summary_read:
+            out[name] = EntityVerdict(
+                name,
+                FAIL,
+                f"{name}: named by the policy but not in the run; run verify diff without --entity, "
+                f"or with --entity {name}",
+                allowed=stage.allowed(name),
+                min_compared=stage.minimum(name),
+            )
+    return out
+
+
+def judge_entity(
+    name: str, counts: EntityCounts, facts: RunFacts, policy: RolloutPolicy, stage: Stage
+) -> EntityVerdict:
+    """PASS, FAIL or INCONCLUSIVE for one entity: its rate, each rule's rate, its row count."""
+    sampled = facts.sample is not None and facts.sample < 1
+    allowed, minimum, n = stage.allowed(name), stage.minimum(name), counts.compared
+    at = f"at stage {stage.label}"
+    ci = f"upper {policy.confidence * 100:g}% bound"
+
+    def bound(rows: int) -> float:
+        if not sampled:
+            return rows / n  # every row was compared: the rate is exact
+        return upper_bound(rows, n, policy.confidence, policy.interval)
+
+    counted = counts.blocking_rows
+    if policy.warn_counts:
+        if counts.warning_rows is not None:
+            counted += counts.warning_rows
+        else:  # rows with a warning, some perhaps blocking too: at most this many more
+            counted += sum(rows for sev, rows in counts.by_rule.values() if sev == "warn")
+        counted = min(counted, n)
+    what = "blocking or warning rate" if policy.warn_counts else "blocking rate"
+    failures: list[str] = []
+    if counts.segments_failed:
+        failures.append(f"{name}: {counts.segments_failed} segment(s) failed; its rows were not all compared")
+    rules: list[RuleRate] = []
+    rate = up = None
+    if n:
+        rate, up = counted / n, bound(counted)
+        shown = f"{what} {pct(rate)}" + (f" ({ci} {pct(up)})" if sampled else "")
+        if up > allowed:
+            failures.append(f"{name}: {shown} > {pct(allowed)} allowed {at}")
+        for rule, (severity, rows) in counts.by_rule.items():
+            counts_against = severity == "block" or (severity == "warn" and policy.warn_counts)
+            limit = stage.max_rule_rates.get(rule, stage.max_rule_rate if counts_against else None)
+            r = RuleRate(rule, severity, rows, rows / n, bound(rows), limit, counts_against)
+            rules.append(r)
+            if limit is not None and r.upper_bound > limit:
+                rshown = f"{pct(r.rate)} of rows" + (f" ({ci} {pct(r.upper_bound)})" if sampled else "")
+                failures.append(
+                    f"{name}: rule {rule} [{severity}] {rshown} > {pct(limit)} allowed for one rule {at}"
+                )
+    if failures:
+        verdict, reason = FAIL, "; ".join(failures)
+    elif n < max(minimum, 1):
+        verdict = INCONCLUSIVE
+        reason = f"{name}: {n:,} rows compared, fewer than the {max(minimum, 1):,} needed {at}"
+        if sampled:
+            reason += "; sample a larger fraction"
+    else:
+        assert rate is not None and up is not None
+        verdict = PASS
+        shown = f"{what} {pct(rate)}" + (f" ({ci} {pct(up)})" if sampled else "")
+        reason = f"{name}: {shown} <= {pct(allowed)} allowed {at} ({n:,} rows compared)"
+    return EntityVerdict(name, verdict, reason, n, counted, rate, up, allowed, minimum, tuple(rules))
+
+
+def _age_problems(ended_at: dt.datetime, now: dt.datetime, policy: RolloutPolicy) -> list[str]:
+    age = (now - ended_at).total_seconds()
+    if ended_at - now > FUTURE_SLACK:
+        return [f"the run ended at {ended_at.isoformat()}, after now ({now.isoformat()}); check the clocks"]
+    if policy.max_age_seconds is not None and age > policy.max_age_seconds:
+        return [
+            f"the results are {_duration(age)} old; the policy allows {policy.max_age}; run verify diff again"
+        ]
+    return []
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def _mapping_problems(facts: RunFacts, mapping_path: str | None) -> list[str]:
+    """The mapping file must still be the one the run used (sha256 of its bytes, as load_mapping)."""
+    path = mapping_path or facts.mapping_path
+    if not path:
+        return ["run.json does not name its mapping file; pass --mapping FILE"]
+    try:
+        with open(path, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+    except OSError as exc:
+        return [
+            f"cannot check the run's mapping {path}: {exc.strerror or exc}; run the gate where the "
+            "diff ran, or pass --mapping FILE"
+        ]
+    if digest != facts.mapping_sha256:
+        return [
+            f"the mapping {path} changed since the run (sha256 {str(facts.mapping_sha256)[:12]}… then, "
+            f"{digest[:12]}… now); run verify diff again"
+        ]
+    return []
+
+
+def _stage(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else "?"
+
+
+def _cohort_problems(facts: RunFacts, policy: RolloutPolicy, stage: Stage) -> list[str]:
+    """A policy with a cohort needs a run of exactly that stage's cohort; one without, a full run."""
+    expected = policy.cohort_sql(stage.percent)
+    if facts.cohort == expected:
+        return []
+    if expected is None:
+        return [
+            f"the run compared only the cohort '{facts.cohort}' (stage {_stage(facts.stage)}); "
+            f"{policy.path} has no cohort, so it needs a run of all rows"
+        ]
+    if facts.cohort is None:
+        return [
+            f"stage {stage.label} serves the cohort '{expected}', but the run compared all rows; run "
+            f"verify diff --stage {stage.label} --policy {policy.path}"
+        ]
+    return [
+        f"the run compared the cohort '{facts.cohort}', but stage {stage.label} serves '{expected}'; run "
+        f"verify diff --stage {stage.label} --policy {policy.path}"
+    ]
+
+
+# --- reading the run directory ------------------------------------------------------------
+
+
+def read_run(run_dir: str) -> RunFacts:
+    """run.json and summary.json, each fact checked; every problem found is kept, not raised."""
+    facts = RunFacts()
+    if not os.path.isdir(run_dir):
+        facts.problems.append(f"no run directory at {run_dir}; did verify diff run?")
+        return facts
+    run = _read_json(run_dir, "run.json", facts)
+    summary = _read_json(run_dir, "summary.json", facts)
+    if run is not None:
+        _run_facts(run, facts)
+    if summary is not None:
+        _summary_facts(summary, facts, run)
+    return facts
+
+
+def _read_json(run_dir: str, name: str, facts: RunFacts) -> dict[str, Any] | None:
+    path = os.path.join(run_dir, name)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        facts.problems.append(f"{path} is missing; the run did not finish writing it")
+        return None
+    except (OSError, ValueError) as exc:
+        facts.problems.append(f"{path} is unreadable or corrupt ({exc})")
+        return None
+    if not isinstance(data, dict):
+        facts.problems.append(f"{path} is corrupt (not a JSON object)")
+        return None
+    return data
+
+
+def _run_facts(run: dict[str, Any], facts: RunFacts) -> None:
+    status = run.get("status")
+    facts.status = status if isinstance(status, str) else None
+    if status != "complete":
+        why = {
+            "running": "is still running, or stopped without finishing",
+            "partial": "is partial: some segments failed or were not run",
+            "failed": "failed",
+        }.get(str(status), f"has status {status!r}")
+        facts.problems.append(f"the run {why}; only a complete run can pass")
+    mapping = run.get("mapping")
+    if isinstance(mapping, dict) and isinstance(mapping.get("sha256"), str):
+        facts.mapping_sha256 = mapping["sha256"]
+        facts.mapping_path = mapping.get("path") if isinstance(mapping.get("path"), str) else None
+    else:
+        facts.problems.append("run.json has no mapping sha256; the mapping it used cannot be checked")
+    try:
+        ended = dt.datetime.fromisoformat(str(run.get("ended_at")))
+        facts.ended_at = ended if ended.tzinfo else ended.replace(tzinfo=dt.UTC)
+    except ValueError:
+        if status == "complete":
+            facts.problems.append(
+                f"run.json has no valid ended_at ({run.get('ended_at')!r}); its age is unknown"
+            )
+    options: dict[str, Any] = run["options"] if isinstance(run.get("options"), dict) else {}
+    sample = options.get("sample")
+    if sample is not None:
+        if isinstance(sample, (int, float)) and not isinstance(sample, bool) and 0 < sample <= 1:
+            facts.sample = float(sample)
+            facts.seed = options.get("seed")
+        else:
+            facts.problems.append(f"run.json has an invalid sample fraction {sample!r}")
+    facts.stage = options.get("stage")
+    cohort = options.get("cohort")
+    facts.cohort = cohort if isinstance(cohort, str) else None
+    segments = run.get("segments")
+    if status == "complete" and isinstance(segments, dict):
+        done, total = segments.get("done"), segments.get("total")
+        if done != total or segments.get("failed"):
+            facts.problems.append(
+                f"run.json says complete but {done} of {total} segments are done; "
+                "the run directory is corrupt"
+            )
+
+
+def _summary_facts(summary: dict[str, Any], facts: RunFacts, run: dict[str, Any] | None) -> None:
+    entities = summary.get("entities")
+    if not isinstance(entities, dict):
+        facts.problems.append("summary.json has no 'entities'; it is corrupt")
+        return
+    facts.summary_read = True
+    if run is not None:
+        listed = (run.get("options") or {}).get("entities")
+        if isinstance(listed, list) and sorted(listed) != sorted(entities):
+            facts.problems.append(
+                f"summary.json holds {sorted(entities)} but run.json ran {sorted(listed)}; the run directory "
+                "is corrupt"
+            )
+        if "sample" in summary and (summary["sample"] or {}).get("fraction") != facts.sample:
+            facts.problems.append(
+                "summary.json and run.json disagree on the sample; the run directory is corrupt"
+            )
+    for name, e in entities.items():
+        counts = _entity_counts(e)
+        if counts is None:
+            facts.problems.append(f"summary.json entity '{name}' is corrupt (counts missing or inconsistent)")
+        else:
+            facts.entities[str(name)] = counts
+
+
+def _entity_counts(e: Any) -> EntityCounts | None:
+    def count(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+    if not isinstance(e, dict):
+        return None
+    compared, blocking = count(e.get("compared")), count(e.get("blocking_rows"))
+    warning = count(e.get("warning_rows")) if "warning_rows" in e else None
+    failed = count(e.get("segments_failed", 0))
+    if compared is None or blocking is None or failed is None or blocking > compared:
+        return None
+    if "warning_rows" in e and (warning is None or blocking + warning > compared):
+        return None
+    by_rule: dict[str, tuple[str, int]] = {}
+    raw_rules = e.get("by_rule", {})
+    if not isinstance(raw_rules, dict):
+        return None
+    for rule, rc in raw_rules.items():
+        rows = count(rc.get("rows")) if isinstance(rc, dict) else None
+        if rows is None or rows > compared or rc.get("severity") not in SEVERITIES:
+            return None
+        by_rule[str(rule)] = (rc["severity"], rows)
+    return EntityCounts(compared, blocking, warning, by_rule, failed)
