@@ -23,6 +23,11 @@ class CheckResult:
                 f"{p.partition or 'no partition column'}"
             )
             lines.append(f"    canonical: {cols}")
+            if p.checksum is not None:
+                lines.append("    checksums: yes (--algorithm checksum summarizes key ranges in SQL)")
+            else:
+                lines.append("    checksums: no, read as rows, because:")
+                lines.extend(f"      {why}" for why in p.checksum_notes)
             for note in p.notes:
                 lines.append(f"    note: {note}")
         return "\n".join(lines)
