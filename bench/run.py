@@ -215,7 +215,16 @@ def main() -> None:
         subprocess.run(["rm", "-rf", str(run_dir)], check=False)
         print(json.dumps(entry), flush=True)
         results.append(entry)
-    (out_root / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("== checksums: 1,000,000 orders, 0.01% and 5% of rows differing", flush=True)
+    from bench import checksums
+
+    fresh_databases()
+    by_algorithm = checksums.compare(
+        VERIFY, ROOT, MYSQL, POSTGRES, int(os.environ.get("BENCH_CHECKSUM_ROWS", 1_000_000))
+    )
+    (out_root / "latest.json").write_text(
+        json.dumps({"sizes": results, "checksums": by_algorithm}, indent=2) + "\n"
+    )
     nan = float("nan")
     print("\nrows        build   raw read   verify   ratio  peak RSS  datacompy  dc/verify")
     for e in results:
@@ -224,6 +233,14 @@ def main() -> None:
             f"{e['verify_vs_raw']:>5.2f}x  {e['verify_peak_rss_mb']:>6.0f} MB  "
             f"{e.get('datacompy_s', nan):>8.2f}s  {e.get('datacompy_vs_verify', nan):>8.2f}x"
         )
+    print("\ndiffering  algorithm   time   rows read      MB moved")
+    for e in by_algorithm:
+        for algorithm in ("rows", "checksum"):
+            r = e[algorithm]
+            print(
+                f"{e['differing']:>8.2%}  {algorithm:<9} {r['seconds']:>6.2f}s  {r['rows_read']:>9,} "
+                f"({r['rows_read_pct']:>5.1f}%)  {r['mb_moved']:>8.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,7 @@ import polars as pl
 from verify.engine.normalize import IDENTIFIER, SideRecipe
 from verify.sources.dialect import Dialect
 
-PIECES = 8  # a range whose summaries differ is split into this many
-LEAF_ROWS = 2_000  # ... until it holds about this many rows; then it is read as rows
+LEAF_ROWS = 200  # segments are summarized in buckets of about this many rows; differing ones are read
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,11 @@ def checksum_sql(
             why.append(f"column '{col.name}' ({recipe.side} side): {exc}")
     if why:
         return None, why
+    key = recipe.columns[0]
+    if key_count == 1 and key.type.kind in ("int", "uint") and raw[key.expr].is_integer():
+        # One integer key: count it distinct as it is (NULLs are not counted, so a NULL key
+        # shows as a duplicate and its range is read as rows: safe, and rare).
+        return ChecksumSQL(_concat(rendered, dialect), dialect.quote(key.expr)), []
     return ChecksumSQL(_concat(rendered, dialect), _concat(rendered[:key_count], dialect)), []
 
 
@@ -125,24 +129,48 @@ def _concat(parts: list[str], dialect: Dialect) -> str:
 
 
 def summary_columns(rendering: ChecksumSQL, partition_sql: str, dialect: Dialect) -> list[str]:
-    """Per row of the range: the row's and the key's hashes, and the partition value."""
+    """Per row of the range: the row's hash, the key's rendering and the partition value."""
     md5 = "MD5" if dialect.family == "mysql" else "md5"
-    return [f"{md5}({rendering.row}) AS h", f"{md5}({rendering.key}) AS kh", f"{partition_sql} AS p"]
+    return [f"{md5}({rendering.row}) AS h", f"{rendering.key} AS kh", f"{partition_sql} AS p"]
 
 
-def summary_sql(rows_sql: str, dialect: Dialect) -> str:
-    """Count, distinct keys, checksum and partition bounds of the rows `rows_sql` selects."""
+def summary_sql(rows_sql: str, dialect: Dialect, width: int | None = None) -> str:
+    """Count, distinct keys and checksum of the rows `rows_sql` selects, with the partition
+    bounds; or, given a bucket `width`, the same per bucket FLOOR(p / width) of the partition."""
     if dialect.family == "mysql":
         total = "CAST(COALESCE(SUM(CAST(CONV(LEFT(h, 15), 16, 10) AS UNSIGNED)), 0) AS CHAR)"
     else:
         total = "CAST(COALESCE(SUM(CAST(CAST('x' || LEFT(h, 15) AS BIT(60)) AS BIGINT)), 0) AS TEXT)"
-    return (
-        f"SELECT COUNT(*) AS n, COUNT(DISTINCT kh) AS nk, {total} AS s, MIN(p) AS lo, MAX(p) AS hi "
-        f"FROM ({rows_sql}) verify_sum"
-    )
+    counts = f"COUNT(*) AS n, COUNT(DISTINCT kh) AS nk, {total} AS s"
+    if width is None:
+        return f"SELECT {counts}, MIN(p) AS lo, MAX(p) AS hi FROM ({rows_sql}) verify_sum"
+    as_text = "CHAR" if dialect.family == "mysql" else "TEXT"
+    bucket = f"CAST(FLOOR(p / {width}.0) AS {'SIGNED' if dialect.family == 'mysql' else 'BIGINT'})"
+    return f"SELECT CAST({bucket} AS {as_text}) AS b, {counts} FROM ({rows_sql}) verify_sum GROUP BY {bucket}"
 
 
-def split(lo: int, hi: int, pieces: int = PIECES) -> list[tuple[int, int]]:
-    """[lo, hi] (inclusive, as MIN/MAX give it) cut into up to `pieces` half-open ranges."""
-    width = max(1, -(-(hi - lo + 1) // pieces))
-    return [(a, min(a + width, hi + 1)) for a in range(lo, hi + 1, width)]
+def bucket_width(lo: int, hi: int, rows: int) -> int:
+    """The partition width of buckets holding about LEAF_ROWS rows of [lo, hi]."""
+    return max(1, -(-(hi - lo + 1) * LEAF_ROWS // max(rows, 1)))
+
+
+def differing_ranges(
+    old: dict[int | None, Summary], new: dict[int | None, Summary], width: int, lo: Any, hi: Any
+) -> tuple[list[tuple[int, int]] | None, int]:
+    """The [a, b) ranges of the buckets whose summaries differ, merged, within [lo, hi); and
+    the rows of the buckets that are equal. None when the NULL bucket differs (read it all)."""
+    equal, ranges = 0, list[tuple[int, int]]()
+    for b in sorted(old.keys() | new.keys(), key=lambda v: (v is not None, v or 0)):
+        o, n = old.get(b), new.get(b)
+        if o is not None and n is not None and o.same_as(n):
+            equal += o.rows
+            continue
+        if b is None:
+            return None, 0
+        a, z = b * width, (b + 1) * width
+        a, z = max(a, lo) if lo is not None else a, min(z, hi) if hi is not None else z
+        if ranges and ranges[-1][1] == a:
+            ranges[-1] = (ranges[-1][0], z)
+        else:
+            ranges.append((a, z))
+    return ranges, equal

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from verify.engine import checksum
 from verify.engine.checksum import ChecksumSQL, checksum_sql
 from verify.engine.compare import ColumnCheck
 from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, canonicalize, evaluate, root_names
@@ -51,6 +52,7 @@ class Segment:
     lo: Any = None
     hi: Any = None
     values: tuple[Any, ...] | None = None
+    ranges: tuple[tuple[int, int], ...] | None = None  # checksums: only these [a, b) within it
     keys: Any = field(default=None, compare=False, repr=False)
 
 
@@ -72,6 +74,7 @@ class EntityPlan:
     # rendered exactly in SQL (`checksum_notes` say which and why): then rows are read.
     checksum: dict[str, ChecksumSQL] | None = None
     checksum_notes: tuple[str, ...] = ()
+    checksum_width: int | None = None  # partition width of a checksum bucket (~LEAF_ROWS rows)
     subset: Subset | None = None  # only these rows are compared (sample, cohort)
 
 
@@ -324,8 +327,17 @@ def plan_entity(
         notes=notes,
         checksum=rendered if len(rendered) == 2 and not checksum_notes else None,
         checksum_notes=checksum_notes,
+        checksum_width=_bucket_width(segments, segment_rows),
         subset=subset,
     )
+
+
+def _bucket_width(segments: tuple[Segment, ...], segment_rows: int) -> int | None:
+    """Integer segments are equally wide: a bucket is the part of one that holds ~LEAF_ROWS rows."""
+    bounds = [s.hi for s in segments[:-1]]
+    if len(bounds) < 2 or not all(isinstance(b, int) for b in bounds):
+        return None
+    return max(1, (bounds[1] - bounds[0]) * checksum.LEAF_ROWS // max(segment_rows, 1))
 
 
 def _unreadable(entity: Entity, side: str, reader: Reader, exc: SourceError) -> str:
@@ -569,6 +581,8 @@ def segment_sql(query: SideQuery, segment: Segment, dialect: Any, columns: list[
             conds.append(
                 f"{query.partition_sql} IN ({', '.join(dialect.literal(v) for v in segment.values)})"
             )
+        if segment.ranges:
+            conds.append(" OR ".join(f"({p} >= {a} AND {p} < {b})" for a, b in segment.ranges))
     if query.sample is not None:
         conds.append(query.sample)
     return dialect.select(columns or list(query.select), query.table, query.query, conds)

@@ -171,45 +171,54 @@ def _diff_rows(task: SegmentTask, segment: Segment) -> tuple[pl.DataFrame, Segme
 
 
 def _narrow(task: SegmentTask) -> tuple[list[Segment], int]:
-    """The parts of the segment whose checksums differ (to read as rows), and the rows of the
-    parts whose checksums are equal on both sides."""
-    plan, segment = task.plan, task.segment
-    assert plan.checksum is not None
-    todo, leaves, equal = [segment], [], 0
-    while todo:
-        piece = todo.pop()
-        old_f = _read_pool.submit(_summary, task, "old", piece)
-        new, old = _summary(task, "new", piece), old_f.result()
-        if old.same_as(new):
-            equal += old.rows
-            continue
-        ends = [v for v in (old.lo, old.hi, new.lo, new.hi) if isinstance(v, int)]
-        if max(old.rows, new.rows) <= checksum.LEAF_ROWS or len(ends) < 2 or min(ends) == max(ends):
-            leaves.append(piece)
-            continue
-        pieces = checksum.split(min(ends), max(ends))
-        # The first piece keeps the range's open start (NULL partition values live there),
-        # the last its end, so the pieces cover exactly what the range covered.
-        for n, (lo, hi) in enumerate(pieces):
-            todo.append(
-                dataclasses.replace(
-                    piece,
-                    lo=piece.lo if n == 0 else lo,
-                    hi=piece.hi if n == len(pieces) - 1 else hi,
-                )
-            )
-    return leaves, equal
+    """What of the segment must be read as rows, and how many rows are known equal.
+
+    Each side summarizes the segment in buckets of about LEAF_ROWS rows, in one query; only
+    the buckets whose summaries differ are read (in one query a side). An entity read as one
+    segment has no bucket width yet: it is summarized whole first, for its bounds.
+    """
+    segment, width = task.segment, task.plan.checksum_width
+    if width is None:
+        old, new = _both(task, segment, None)
+        o, n = old[None], new[None]
+        if o.same_as(n):
+            return [], o.rows
+        ends = [int(v) for v in (o.lo, o.hi, n.lo, n.hi) if v is not None]
+        if max(o.rows, n.rows) <= checksum.LEAF_ROWS or not ends:
+            return [segment], 0
+        width = checksum.bucket_width(min(ends), max(ends), max(o.rows, n.rows))
+    ranges, equal = checksum.differing_ranges(*_both(task, segment, width), width, segment.lo, segment.hi)
+    if ranges is None:
+        return [segment], 0
+    return ([dataclasses.replace(segment, ranges=tuple(ranges))] if ranges else []), equal
 
 
-def _summary(task: SegmentTask, side: str, segment: Segment) -> checksum.Summary:
+def _both(
+    task: SegmentTask, segment: Segment, width: int | None
+) -> tuple[dict[int | None, checksum.Summary], dict[int | None, checksum.Summary]]:
+    old = _read_pool.submit(_summaries, task, "old", segment, width)  # both sides at once
+    new = _summaries(task, "new", segment, width)
+    return old.result(), new
+
+
+def _summaries(
+    task: SegmentTask, side: str, segment: Segment, width: int | None
+) -> dict[int | None, checksum.Summary]:
+    """The side's summary of the segment (under the key None), or of each bucket in it."""
     query = task.plan.queries[side]
     assert task.plan.checksum is not None and query.partition_sql is not None
-    rendering = task.plan.checksum[side]
     dialect = reader_for(task.run.urls[side], task.run.reader).dialect
-    columns = checksum.summary_columns(rendering, query.partition_sql, dialect)
-    sql = checksum.summary_sql(segment_sql(query, segment, dialect, columns), dialect)
-    rows, keys, total, lo, hi = first_row(_read(task, side, sql))
-    return checksum.Summary(int(rows or 0), int(keys or 0), str(total), lo, hi)
+    columns = checksum.summary_columns(task.plan.checksum[side], query.partition_sql, dialect)
+    frame = _read(
+        task, side, checksum.summary_sql(segment_sql(query, segment, dialect, columns), dialect, width)
+    )
+    if width is None:
+        rows, keys, total, lo, hi = first_row(frame)
+        return {None: checksum.Summary(int(rows or 0), int(keys or 0), str(total), lo, hi)}
+    return {
+        (None if b is None else int(b)): checksum.Summary(int(rows), int(keys), str(total), None, None)
+        for b, rows, keys, total in frame.iter_rows()
+    }
 
 
 def _settle(

@@ -1,0 +1,104 @@
+"""Rows read and bytes moved by `--algorithm rows` and `--algorithm checksum` on a pair of
+1,000,000-row order tables (MariaDB old, PostgreSQL new) that differ in 0.01% and in 5% of rows.
+
+The tables have only columns whose values SQL can render identically on both sides, so the
+whole entity can be summarized in the databases. Bytes are what the loopback interface carried
+during the run (both servers are on it), so they count every protocol byte, not only rows.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import psutil
+
+from verify.scenario.load import _load_mysql, _load_postgres
+from verify.sources.urls import SourceURL
+
+MAPPING = """version: 1
+entities:
+  orders:
+    old: {table: ck_orders}
+    new: {table: ck_orders}
+    key: [id]
+    columns: "*"
+"""
+OLD_DDL = (
+    "CREATE TABLE ck_orders (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, "
+    "amount DECIMAL(12,2) NOT NULL, status VARCHAR(16) NOT NULL, created_at DATETIME(6) NOT NULL)"
+)
+NEW_DDL = (
+    "CREATE TABLE ck_orders (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, "
+    "amount NUMERIC(12,2) NOT NULL, status TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL)"
+)
+
+
+def orders(rows: int, differing: float, seed: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The old table and the new one, with `differing` of its rows' amounts changed."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1, rows + 1)
+    since_2024 = rng.integers(0, 30_000_000, rows) * 1_000_000 + 1_704_067_200_000_000  # microseconds
+    created = pl.Series(since_2024).cast(pl.Datetime("us"))
+    old = pl.DataFrame(
+        {
+            "id": ids,
+            "customer_id": rng.integers(1, 50_000, rows),
+            "amount": (rng.integers(100, 10_000_000, rows) / 100).round(2),
+            "status": rng.choice(["NEW", "PAID", "SHIPPED", "CANCELED"], rows),
+            "created_at": created,
+        }
+    )
+    changed = np.zeros(rows, dtype=bool)
+    changed[rng.choice(rows, round(rows * differing), replace=False)] = True
+    new = old.with_columns(
+        pl.when(pl.Series(changed)).then(pl.col("amount") + 0.01).otherwise(pl.col("amount")).alias("amount")
+    )
+    return old, new
+
+
+def load(mysql_url: str, postgres_url: str, rows: int, differing: float) -> None:
+    old, new = orders(rows, differing)
+    mysql_old = old.with_columns(pl.col("created_at").dt.to_string("%Y-%m-%d %H:%M:%S"))
+    _load_mysql(SourceURL.parse(mysql_url), [OLD_DDL], [], {"ck_orders": mysql_old})
+    new = new.with_columns(pl.col("created_at").dt.replace_time_zone("UTC"))
+    _load_postgres(SourceURL.parse(postgres_url), [NEW_DDL], [], {"ck_orders": new})
+
+
+def run(verify: str, root: Path, mysql_url: str, postgres_url: str, algorithm: str) -> dict:
+    mapping = root / "bench" / "results" / "orders.yaml"
+    mapping.write_text(MAPPING)
+    out = root / "bench" / "results" / f"run-orders-{algorithm}-{int(time.time())}"
+    before = psutil.net_io_counters(pernic=True)["lo"].bytes_recv
+    start = time.perf_counter()
+    argv = [verify, "diff", "--mapping", str(mapping), "--old", mysql_url, "--new", postgres_url]
+    subprocess.run(
+        [*argv, "--out", str(out), "--algorithm", algorithm], stdout=subprocess.DEVNULL, check=False
+    )
+    seconds = time.perf_counter() - start
+    moved = psutil.net_io_counters(pernic=True)["lo"].bytes_recv - before
+    entity = json.loads((out / "summary.json").read_text())["entities"]["orders"]
+    subprocess.run(["rm", "-rf", str(out)], check=False)
+    return {
+        "seconds": round(seconds, 2),
+        "rows_read": entity["rows_read"],
+        "rows_read_pct": round(100 * entity["rows_read"] / (entity["rows_old"] + entity["rows_new"]), 2),
+        "mb_moved": round(moved / 2**20, 1),
+        "differing_rows": entity["value_mismatch_rows"],
+    }
+
+
+def compare(verify: str, root: Path, mysql_url: str, postgres_url: str, rows: int = 1_000_000) -> list[dict]:
+    results = []
+    for differing in (0.0001, 0.05):
+        load(mysql_url, postgres_url, rows, differing)
+        entry: dict = {"rows": rows, "differing": differing}
+        for algorithm in ("rows", "checksum"):
+            entry[algorithm] = run(verify, root, mysql_url, postgres_url, algorithm)
+        print(json.dumps(entry), flush=True)
+        results.append(entry)
+    return results
