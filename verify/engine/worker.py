@@ -11,7 +11,7 @@ import functools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -36,7 +36,7 @@ _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
 class RunContext:
     """What every segment of a run shares; the URLs stay in memory, never in a file or a log."""
 
-    urls: dict[str, str]
+    urls: dict[str, str] = field(repr=False)  # with passwords: never in a repr or a traceback
     reader: str
     out_dir: str
     throttles: dict[str, Throttle]  # per side
