@@ -31,9 +31,10 @@ _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
 
 @dataclass(frozen=True)
 class RunContext:
-    """What every segment of a run shares; the URLs stay in memory, never in a file or a log."""
+    """What every segment of a run shares; the URLs stay in memory, never in a file or a log
+    (nor in a repr: a task's repr may reach a log or an executor's task list)."""
 
-    urls: dict[str, str]
+    urls: dict[str, str] = dataclasses.field(repr=False)
     reader: str
     out_dir: str
     throttles: dict[str, Throttle]  # per side

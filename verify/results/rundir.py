@@ -51,6 +51,15 @@ def prepare(out_dir: str) -> None:
         ) from None
 
 
+def discard_empty(out_dir: str) -> None:
+    """Remove a run directory `prepare` made, as long as nothing was written into it yet."""
+    for folder in (os.path.join(out_dir, "mismatches"), out_dir):
+        try:
+            os.rmdir(folder)  # only ever an empty directory
+        except OSError:
+            return
+
+
 def point_latest(out_dir: str) -> None:
     """Keep `.verify/runs/latest` pointing at the newest run made under the default home."""
     parent = os.path.dirname(os.path.abspath(out_dir))
