@@ -128,7 +128,7 @@ def run_segment(task: SegmentTask) -> SegmentResult:
         folder = os.path.join(task.run.out_dir, "mismatches", plan.name)
         os.makedirs(folder, exist_ok=True)
         part = os.path.join(folder, f"part-{task.segment.index:06d}.parquet")
-        tmp = part + f".tmp-{os.getpid()}"
+        tmp = part + rundir.tmp_suffix()
         diffs.write_parquet(tmp, compression="zstd")
         os.replace(tmp, part)
     result = SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)

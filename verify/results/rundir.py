@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 from typing import Any
 
 from verify.errors import RunDirError
@@ -13,9 +14,15 @@ RUNS_HOME = os.path.join(".verify", "runs")
 SEGMENTS = "segments"  # DIR/segments/<entity>/<index>.json: one record per finished segment
 
 
+def tmp_suffix() -> str:
+    """A temp file's suffix no other writer uses: a segment may run twice at once on two machines
+    (a Dask worker taken for dead that is still running), where process ids can be equal."""
+    return f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+
 def write_json(path: str, data: Any) -> None:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = path + tmp_suffix()
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, sort_keys=False, default=str)
         fh.write("\n")
