@@ -143,6 +143,36 @@ def test_a_worker_killed_mid_run_changes_nothing(stores, cluster, client, refere
 
 
 @on_servers
+def test_ctrl_c_on_dask_leaves_a_run_that_resume_finishes(stores, cluster, reference, tmp_path):
+    old, new = stores
+    out = tmp_path / "run"
+    dask = ["--executor", "dask", "--scheduler", cluster.scheduler_address]
+    verify = [sys.executable, "-m", "verify.cli", "diff", "--old", old, "--new", new, *dask]
+    args = [*verify, "--mapping", MAPPING, "--out", str(out), "--segment-rows", str(SEGMENT_ROWS)]
+    proc = subprocess.Popen([*args, "--max-rows-per-second", "3000"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("segments/*/*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and f"--resume {out}" in err
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "partial" and run["interrupted"] is True
+    assert run["segments"]["done"] < run["segments"]["total"]
+    # The segments that were running were waited for: nothing writes into the run afterwards.
+    records = sorted(out.glob("segments/*/*.json"))
+    assert len(records) == run["segments"]["done"]
+    time.sleep(1.5)
+    assert sorted(out.glob("segments/*/*.json")) == records
+
+    done = subprocess.run([*verify, "--resume", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    assert outcome(out) == reference
+
+
+@on_servers
 def test_the_password_never_reaches_keys_reprs_the_task_stream_or_logs(stores, cluster, client, tmp_path):
     old, new = stores
     secret_new = new.replace("://root@", f"://root:{PASSWORD}@")

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,6 +74,11 @@ def _run_on_worker(token: str, task: SegmentTask) -> Outcome:
     if isinstance(outcome, BaseException):  # any error comes back as a plain, picklable RunError
         return RunError(str(outcome))
     return outcome
+
+
+def _executing(suffix: str, dask_worker: Any = None) -> int:
+    """On a worker: how many of a batch's tasks are running (also when cancelled meanwhile)."""
+    return sum(1 for ts in dask_worker.state.executing if str(ts.key).endswith(suffix))
 
 
 def _check_worker(marker: str, token: str) -> tuple[str, str | None]:
@@ -200,8 +206,9 @@ class DaskExecutor:
         keys = [f"verify-{t.plan.name}-{t.segment.index}-{batch}" for t in tasks]
         futures = self.client.map(_run_on_worker, [token] * len(tasks), shipped, key=keys, retries=RETRIES)
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        finished = as_completed(futures, loop=self.client.loop)
         try:
-            for fut in as_completed(futures, loop=self.client.loop):
+            for fut in finished:
                 task = by_key[fut.key]
                 try:
                     outcome = fut.result()
@@ -209,9 +216,14 @@ class DaskExecutor:
                     outcome = RunError(f"the Dask task {fut.key} failed: {type(exc).__name__}: {exc}")
                 fut.release()
                 yield task, outcome
-        except BaseException:  # Ctrl-C, or the caller stopped early: leave nothing running
+        except BaseException:  # Ctrl-C, or the caller stopped early
+            # As the local pool does: the segments not started are dropped, those running are
+            # waited for, so that nothing writes into the run directory after the run ends.
             with contextlib.suppress(Exception):
+                finished.clear()
                 self.client.cancel(futures)
+                while any(self.client.run(_executing, f"-{batch}").values()):
+                    time.sleep(0.1)
             raise
 
     def _ship(self, run: RunContext) -> str:
