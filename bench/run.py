@@ -4,7 +4,10 @@ Builds the DFP -> F1 scenario (old in MariaDB, new in PostgreSQL) at each size, 
   raw       the fastest raw read of both sides in parallel (ConnectorX to Arrow, two threads)
   verify    `verify diff --entity line_item` as a real subprocess (wall time, peak RSS of its tree)
   datacompy datacompy's Polars compare of the same tables, loaded with ConnectorX
-Writes bench/results/latest.json and prints a table. Sizes: BENCH_ROWS (default 1000000,10000000).
+  dask      (up to 2M rows) the local executor with 2 threads vs --executor dask on a
+            LocalCluster of 2 worker processes with 1 thread each (started before the clock)
+Writes bench/results/latest.json and prints a table. Sizes: BENCH_ROWS (default 1000000,10000000);
+BENCH_DB names the database dropped and rebuilt on both servers (default verify_bench).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import connectorx as cx
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = str(Path(sys.executable).with_name("verify"))
-DB = "verify_bench"  # dropped and rebuilt on both servers
+DB = os.environ.get("BENCH_DB", "verify_bench")  # dropped and rebuilt on both servers
 MYSQL = f"mysql+pymysql://root@127.0.0.1:3306/{DB}"
 POSTGRES = f"postgresql+psycopg://root@127.0.0.1:5432/{DB}"
 CX_MYSQL = f"mysql://root@127.0.0.1:3306/{DB}"
@@ -169,6 +172,22 @@ def _datacompy_inline() -> float:
     return time.perf_counter() - start
 
 
+def local_vs_dask(out_root: Path, rows: int) -> dict:
+    """Wall time of the same diff on the local executor (2 threads) and on Dask (2 workers)."""
+    from distributed import LocalCluster
+
+    local_dir, dask_dir = out_root / f"run-local-{rows}", out_root / f"run-dask-{rows}"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        local_s, _ = verify_diff(local_dir, "--workers", "2")
+        dask_s, _ = verify_diff(dask_dir, "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    same = [json.loads((d / "summary.json").read_text())["entities"] for d in (local_dir, dask_dir)]
+    if same[0] != same[1]:
+        raise SystemExit("the Dask run's summary differs from the local run's")
+    for d in (local_dir, dask_dir):
+        subprocess.run(["rm", "-rf", str(d)], check=False)
+    return {"local_2_threads_s": round(local_s, 2), "dask_2_workers_s": round(dask_s, 2)}
+
+
 def main() -> None:
     sizes = [int(s) for s in os.environ.get("BENCH_ROWS", "1000000,10000000").split(",")]
     out_root = ROOT / "bench" / "results"
@@ -212,6 +231,7 @@ def main() -> None:
             entry["throttle_limit_rows_per_s"] = limit
             entry["throttle_achieved_rows_per_s"] = round(rows / throttled)
             subprocess.run(["rm", "-rf", str(slow_dir)], check=False)
+            entry.update(local_vs_dask(out_root, rows))
         subprocess.run(["rm", "-rf", str(run_dir)], check=False)
         print(json.dumps(entry), flush=True)
         results.append(entry)
@@ -233,6 +253,10 @@ def main() -> None:
             f"{e['verify_vs_raw']:>5.2f}x  {e['verify_peak_rss_mb']:>6.0f} MB  "
             f"{e.get('datacompy_s', nan):>8.2f}s  {e.get('datacompy_vs_verify', nan):>8.2f}x"
         )
+    print("\nrows        local (2 threads)  dask (2 workers x 1 thread)")
+    for e in results:
+        if "dask_2_workers_s" in e:
+            print(f"{e['rows']:>10,}  {e['local_2_threads_s']:>15.2f}s  {e['dask_2_workers_s']:>25.2f}s")
     print("\ndiffering  algorithm   time   rows read      MB moved")
     for e in by_algorithm:
         for algorithm in ("rows", "checksum"):

@@ -108,7 +108,21 @@ MAPPING = click.option(
     "--workers",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Segments diffed at once (threads). Default: the number of cores.",
+    help="Segments diffed at once by the local executor (threads). Default: the number of cores.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where segments run: threads in this process, or tasks on a Dask cluster (--scheduler).",
+)
+@click.option(
+    "--scheduler",
+    envvar="VERIFY_DASK_SCHEDULER",
+    metavar="ADDRESS",
+    help="The Dask scheduler for --executor dask, e.g. tcp://HOST:8786 (or VERIFY_DASK_SCHEDULER). "
+    "Its workers need verify installed, access to both stores, and --out on shared storage.",
 )
 @click.option(
     "--segment-rows",
@@ -224,6 +238,8 @@ def diff(
     entities: tuple[str, ...],
     out_dir: str | None,
     workers: int | None,
+    executor: str,
+    scheduler: str | None,
     segment_rows: int,
     reader: str,
     sample: float | None,
@@ -260,6 +276,14 @@ def diff(
         mapping_path = mapping_path or read_run(resume_dir)["mapping"]["path"]
     if not mapping_path:
         raise UsageError("give --mapping FILE (or --resume DIR of a run, whose mapping is reused)")
+    if executor == "dask" and workers:
+        raise UsageError(
+            "--workers sizes the local executor's thread pool; on Dask the cluster's workers "
+            "and their threads run the segments: leave --workers out"
+        )
+    given = click.get_current_context().get_parameter_source("scheduler")
+    if executor == "local" and scheduler and given == click.core.ParameterSource.COMMANDLINE:
+        raise UsageError("--scheduler is the Dask scheduler's address: give it with --executor dask")
     options = DiffOptions(
         mapping_path=mapping_path,
         old_url=old_url,
@@ -279,6 +303,8 @@ def diff(
         recheck_after=recheck_after,
         algorithm=algorithm,
         subset=make_subset(sample, seed, stage, policy_path),
+        executor=executor,
+        scheduler=scheduler if executor == "dask" else None,
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))

@@ -1,4 +1,4 @@
-"""Run a diff: plan every entity, execute its segments on a worker pool, write the run directory."""
+"""Run a diff: plan every entity, execute its segments on an executor, write the run directory."""
 
 from __future__ import annotations
 
@@ -6,20 +6,20 @@ import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from verify import __version__
 from verify.engine import transient
 from verify.engine.compare import SegmentCounts
+from verify.engine.executors import make_executor
 from verify.engine.plan import EntityPlan, Segment, plan_entity
 from verify.engine.rules import CATCH_ALL, TRANSIENT
 from verify.engine.subset import Subset
 from verify.engine.throttle import Throttle
-from verify.engine.worker import RunContext, SegmentResult, SegmentTask, run_segment
-from verify.errors import EXIT_INTERRUPTED, RunDirError, RunError, UsageError, VerifyError
+from verify.engine.worker import RunContext, SegmentResult, SegmentTask
+from verify.errors import EXIT_INTERRUPTED, RunDirError, UsageError, VerifyError
 from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
 from verify.results.summary import EntitySummary, RuleCount, RunResult
@@ -47,6 +47,8 @@ class DiffOptions:
     recheck_after: float | None = None  # read differing keys again after so many seconds
     algorithm: str = "rows"  # rows | checksum | auto
     subset: Subset | None = None  # a key-hashed sample and/or a rollout stage's cohort
+    executor: str = "local"  # where segments run: "local" (a pool of `workers` threads) or "dask"
+    scheduler: str | None = None  # the Dask scheduler's address, for executor="dask"
 
 
 def plan_run(
@@ -95,6 +97,7 @@ def run_diff(options: DiffOptions) -> RunResult:
     """
     started = time.monotonic()
     start_at = dt.datetime.now(dt.UTC)
+    executor = make_executor(options.executor, options.workers, options.scheduler, options.max_connections)
     out_dir = options.out_dir or rundir.default_run_dir(start_at)
     if not options.resume:
         rundir.check_target(out_dir)  # a bad --out is found before any source is opened
@@ -104,13 +107,19 @@ def run_diff(options: DiffOptions) -> RunResult:
     planned = {p.name: [{"index": s.index, "lo": s.lo, "hi": s.hi} for s in p.segments] for p in plans}
     if options.only_previous_mismatches:
         plans, recheck_notes = _recheck(plans, options)
+    settle = _settle_cutoff(options, plans, run_info, start_at)
+    algorithm, why = _algorithm(options, out_dir, run_info)
     if not options.resume:
         rundir.prepare(out_dir)
     done = rundir.read_segments(out_dir)
-    connections = options.max_connections or options.workers
+    try:
+        executor.open(out_dir)  # a cluster that cannot use out_dir is bad input, said here
+    except VerifyError:
+        if not options.resume:
+            rundir.discard_empty(out_dir)
+        raise
+    connections = options.max_connections or executor.capacity
     throttles = {side: Throttle(connections, options.max_rows_per_second) for side in ("old", "new")}
-    settle = _settle_cutoff(options, plans, run_info, start_at)
-    algorithm, why = _algorithm(options, out_dir, run_info)
     context = RunContext(
         {"old": options.old_url, "new": options.new_url},
         options.reader,
@@ -131,6 +140,7 @@ def run_diff(options: DiffOptions) -> RunResult:
             "options": {
                 "entities": [p.name for p in plans],
                 "workers": options.workers,
+                **executor.describe(),
                 "segment_rows": options.segment_rows,
                 "reader": options.reader,
                 "max_connections": connections,
@@ -166,7 +176,7 @@ def run_diff(options: DiffOptions) -> RunResult:
     interrupted = False
     progress = _Progress(len(tasks), options.progress)
     try:
-        for task, outcome in _execute(tasks, options.workers):
+        for task, outcome in executor.run(tasks):
             if isinstance(outcome, BaseException):
                 failures.append(f"{task.plan.name} segment {task.segment.index}: {outcome}")
                 segments["failed"].append(
@@ -176,12 +186,13 @@ def run_diff(options: DiffOptions) -> RunResult:
                 segments["done"] += 1
                 progress.step(outcome.counts.rows_old + outcome.counts.rows_new)
         if options.recheck_after is not None:
-            failures += transient.recheck(plans, context, options.recheck_after, options.workers, _execute)
+            failures += transient.recheck(plans, context, options.recheck_after, executor)
     except KeyboardInterrupt:
         interrupted = True
         failures.append("interrupted (Ctrl-C)")
     finally:
         progress.close()
+        executor.close()
 
     # Totals come from the segment records on disk: each finished segment exactly once.
     merged = {p.name: _Totals(p) for p in plans}
@@ -404,42 +415,6 @@ class _Totals:
             segments=self.segments,
             segments_failed=self.failed,
         )
-
-
-def _execute(
-    tasks: list[SegmentTask],
-    workers: int,
-) -> Iterator[tuple[SegmentTask, SegmentResult | BaseException]]:
-    """Run segments on a pool of worker threads; yield each as it finishes.
-
-    Threads, not processes: the work is in ConnectorX and Polars, which release the GIL, so
-    threads use the cores as well as processes do (see bench/), without paying each process's
-    start-up and a copy of the libraries' memory.
-    """
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield task, _guarded(task)
-        return
-    with ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="verify-segment") as pool:
-        futures: dict[Future[SegmentResult | BaseException], SegmentTask] = {
-            pool.submit(_guarded, t): t for t in tasks
-        }
-        try:
-            for fut in as_completed(futures):
-                yield futures[fut], fut.result()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-
-
-def _guarded(task: SegmentTask) -> SegmentResult | BaseException:
-    try:
-        return run_segment(task)
-    except VerifyError as exc:
-        return exc
-    except Exception as exc:  # noqa: BLE001 - a failed segment is recorded, the run goes on
-        return RunError(f"{type(exc).__name__}: {exc}")
 
 
 class _Progress:

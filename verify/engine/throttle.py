@@ -17,6 +17,7 @@ class Throttle:
     """
 
     def __init__(self, connections: int, rows_per_second: float | None = None) -> None:
+        self.connections = connections
         self._slots = threading.BoundedSemaphore(connections)
         self.rows_per_second = rows_per_second
         self._lock = threading.Lock()

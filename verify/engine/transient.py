@@ -14,22 +14,19 @@ import glob
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 
 import polars as pl
 
+from verify.engine.executors import Executor
 from verify.engine.plan import EntityPlan
 from verify.engine.recheck import restrict_plan
 from verify.engine.rules import TRANSIENT, count_records
-from verify.engine.worker import RunContext, SegmentResult, SegmentTask
+from verify.engine.worker import RunContext, SegmentTask
 from verify.results import rundir
 
-Execute = Callable[[list[SegmentTask], int], Iterator[tuple[SegmentTask, SegmentResult | BaseException]]]
 
-
-def recheck(
-    plans: Iterable[EntityPlan], run: RunContext, delay: float, workers: int, execute: Execute
-) -> list[str]:
+def recheck(plans: Iterable[EntityPlan], run: RunContext, delay: float, executor: Executor) -> list[str]:
     """Re-read the run's differing keys after `delay` seconds; returns what went wrong (if anything)."""
     time.sleep(delay)
     again = os.path.join(run.out_dir, "recheck")
@@ -46,7 +43,7 @@ def recheck(
         differed[plan.name] = (plan, keys)
         narrowed = restrict_plan(plan, keys)
         tasks += [SegmentTask(narrowed, s, context) for s in narrowed.segments]
-    failures = [f"{t.plan.name}: {o}" for t, o in execute(tasks, workers) if isinstance(o, BaseException)]
+    failures = [f"{t.plan.name}: {o}" for t, o in executor.run(tasks) if isinstance(o, BaseException)]
     if failures:  # without a complete second read nothing can be called transient
         return [f"--recheck-after: the second read failed, nothing marked transient ({failures[0]})"]
     for name, (plan, _) in differed.items():

@@ -34,7 +34,8 @@ _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
 
 @dataclass(frozen=True)
 class RunContext:
-    """What every segment of a run shares; the URLs stay in memory, never in a file or a log."""
+    """What every segment of a run shares; the URLs stay in memory, never in a file or a log
+    (nor in a repr: a task's repr may reach a log or an executor's task list)."""
 
     urls: dict[str, str] = field(repr=False)  # with passwords: never in a repr or a traceback
     reader: str
@@ -138,7 +139,7 @@ def run_segment(task: SegmentTask) -> SegmentResult:
         folder = os.path.join(task.run.out_dir, "mismatches", plan.name)
         os.makedirs(folder, exist_ok=True)
         part = os.path.join(folder, f"part-{task.segment.index:06d}.parquet")
-        tmp = part + f".tmp-{os.getpid()}"
+        tmp = part + rundir.tmp_suffix()
         diffs.write_parquet(tmp, compression="zstd")
         os.replace(tmp, part)
     result = SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)

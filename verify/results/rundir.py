@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 from typing import Any
 
 from verify.errors import RunDirError
@@ -13,9 +14,15 @@ RUNS_HOME = os.path.join(".verify", "runs")
 SEGMENTS = "segments"  # DIR/segments/<entity>/<index>.json: one record per finished segment
 
 
+def tmp_suffix() -> str:
+    """A temp file's suffix no other writer uses: a segment may run twice at once on two machines
+    (a Dask worker taken for dead that is still running), where process ids can be equal."""
+    return f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+
 def write_json(path: str, data: Any) -> None:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = path + tmp_suffix()
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, sort_keys=False, default=str)
         fh.write("\n")
@@ -70,6 +77,15 @@ def prepare(out_dir: str) -> None:
         raise RunDirError(
             f"cannot write the run directory {out_dir}: {exc.strerror}; choose a writable --out"
         ) from None
+
+
+def discard_empty(out_dir: str) -> None:
+    """Remove a run directory `prepare` made, as long as nothing was written into it yet."""
+    for folder in (os.path.join(out_dir, "mismatches"), out_dir):
+        try:
+            os.rmdir(folder)  # only ever an empty directory
+        except OSError:
+            return
 
 
 def point_latest(out_dir: str) -> None:
