@@ -75,22 +75,30 @@ def raw_read() -> float:
     return time.perf_counter() - start
 
 
+# Runs the command and prints its wall seconds, peak RSS (bytes) and exit code. It is a process
+# of its own, small and fresh: a child forked from the bench itself would inherit the bench's
+# high-water mark (the raw read's tables), because the kernel carries a process's peak RSS
+# across fork and exec.
+_MEASURE = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int]:
     """Wall seconds, peak RSS (bytes, the kernel's high-water mark) and the exit code.
 
     verify runs its segments on threads, so the process's own maximum resident set, as
     wait4() reports it, is the true peak: no sampling that could miss a short spike.
     """
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"verify diff failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024, proc.returncode
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, *argv], capture_output=True, cwd=ROOT)
+    seconds, peak, code = proc.stdout.decode().split()[-3:]
+    if int(code) not in (0, 1):
+        raise SystemExit(f"verify diff failed ({code}): {proc.stderr.decode()[-2000:]}")
+    return float(seconds), int(peak), int(code)
 
 
 def verify_diff(out: Path, *extra: str) -> tuple[float, int]:
