@@ -215,3 +215,23 @@ def test_the_least_change_of_any_column_changes_the_checksum(tmp_path, dbs, colu
     by_checksum = diff(tmp_path, dbs, "checksum", "checksum")
     assert outcome(*by_checksum) == outcome(*by_rows)
     assert by_checksum[0].entities["ck"].value_mismatch_rows == 1
+
+
+def test_strings_that_would_render_alike_joined_naively_are_told_apart(tmp_path, dbs):
+    """'x|' + 'y' and 'x' + '|y' join to the same text, as do '-' + NULL and NULL + '-'
+    (NULL renders as '-'): strings are length-prefixed, so their summaries differ."""
+    pairs = [
+        ((1, "x|", "y"), (1, "x", "|y")),
+        ((2, "-", None), (2, None, "-")),
+        ((3, "a", "b"), (3, "a", "b")),
+    ]
+    for db, side, ddl in ((dbs[0], 0, "VARCHAR(8)"), (dbs[1], 1, "TEXT")):
+        db.execute(
+            "DROP TABLE IF EXISTS ck",
+            f"CREATE TABLE ck (id BIGINT, a {ddl}, b {ddl})",
+            "INSERT INTO ck VALUES " + ", ".join("(" + ", ".join(map(literal, p[side])) + ")" for p in pairs),
+        )
+    by_rows = diff(tmp_path, dbs, "rows", "rows")
+    by_checksum = diff(tmp_path, dbs, "checksum", "checksum")
+    assert outcome(*by_checksum) == outcome(*by_rows)
+    assert by_checksum[0].entities["ck"].value_mismatch_rows == 2

@@ -98,8 +98,8 @@ def _render(col: Any, recipe: SideRecipe, raw: pl.Schema, dialect: Dialect, tole
     if kind == "decimal" and (src.is_integer() or isinstance(src, pl.Decimal)):
         wide = "DECIMAL(65,30)" if mysql else "NUMERIC(1000,30)"
         return f"CAST(CAST({x} AS {wide}) AS {'CHAR' if mysql else 'TEXT'})"
-    if kind == "string" and src == pl.String:
-        return x
+    if kind == "string" and src == pl.String:  # any bytes: its length says where it ends
+        return f"CONCAT(OCTET_LENGTH({x}), ':', {x})" if mysql else f"OCTET_LENGTH({x}) || ':' || {x}"
     if kind == "bool" and (src == pl.Boolean or src.is_integer()):
         true = f"{x} <> 0" if src.is_integer() else x
         return f"CASE WHEN {true} THEN '1' WHEN NOT ({true}) THEN '0' END"
@@ -120,11 +120,15 @@ def _render(col: Any, recipe: SideRecipe, raw: pl.Schema, dialect: Dialect, tole
 
 
 def _concat(parts: list[str], dialect: Dialect) -> str:
-    """Length-prefixed values joined by '|', NULL as '-': no two rows render alike by accident."""
+    """The values joined by '|', NULL as '-': no two rows render alike by accident.
+
+    Only strings can hold '|' or be '-', and they come length-prefixed ("5:a|b|c"), so the
+    rendering decodes one way. Each value is rendered once: the databases spend most of a
+    summary's time rendering, not hashing.
+    """
+    fields = [f"COALESCE({p}, '-')" for p in parts]
     if dialect.family == "mysql":
-        fields = [f"COALESCE(CONCAT(OCTET_LENGTH({p}), ':', {p}), '-')" for p in parts]
         return "CONCAT(" + ", '|', ".join(fields) + ")"
-    fields = [f"COALESCE(OCTET_LENGTH({p}) || ':' || {p}, '-')" for p in parts]
     return " || '|' || ".join(fields)
 
 
