@@ -11,7 +11,7 @@ from verify.mapping.model import Tolerance
 
 def rows(diffs: Differences) -> set[tuple]:
     """(key, kind, column, old, new) of every record, as written to the mismatch files."""
-    records, _ = classify(diffs, ())
+    records = classify(diffs, ())
     return {tuple(r) for r in records.select("k", "kind", "column", "old", "new").iter_rows()}
 
 

@@ -113,8 +113,8 @@ class Differences:
     rows: pl.DataFrame
     duplicates: pl.DataFrame
 
-    def groups(self) -> Iterator[tuple[str, str | None, pl.DataFrame]]:
-        """(kind, column, frame) for each kind of difference present.
+    def groups(self) -> Iterator[tuple[str, str | None, pl.LazyFrame]]:
+        """(kind, column, rows) for each kind of difference present, as lazy frames.
 
         Each frame has the key columns, `old_<c>` and `new_<c>` for every compared column, and
         `old`/`new`: the differing cell's values (value), the row counts (duplicate_key), or
@@ -128,7 +128,7 @@ class Differences:
             yield (
                 "duplicate_key",
                 None,
-                self.duplicates.select(
+                self.duplicates.lazy().select(
                     *keys,
                     *(pl.lit(None, self.types[c]).alias(f"old_{c}") for c in self.names),
                     *(pl.lit(None, self.types[c]).alias(f"new_{c}") for c in self.names),
@@ -139,22 +139,21 @@ class Differences:
         if not self.rows.height:
             return
         in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
-        for kind, where in (("missing_in_new", in_old & ~in_new), ("extra_in_new", in_new & ~in_old)):
-            part = self.rows.filter(where)
-            if part.height:
-                yield (
-                    kind,
-                    None,
-                    part.select(*keys, *both, pl.lit(None).alias("old"), pl.lit(None).alias("new")),
-                )
-        for c in self.names:
-            part = self.rows.filter(pl.col(f"diff:{c}"))
-            if part.height:
-                yield (
-                    "value",
-                    c,
-                    part.select(*keys, *both, pl.col(c).alias("old"), pl.col(f"{c}{_NEW}").alias("new")),
-                )
+        wheres: dict[tuple[str, str | None], pl.Expr] = {
+            ("missing_in_new", None): in_old & ~in_new,
+            ("extra_in_new", None): in_new & ~in_old,
+            **{("value", c): pl.col(f"diff:{c}") for c in self.names},
+        }
+        present = self.rows.select(w.any().alias(str(i)) for i, w in enumerate(wheres.values())).row(0)
+        rows = self.rows.lazy()
+        for ((kind, column), where), found in zip(wheres.items(), present, strict=True):
+            if not found:
+                continue
+            if column is None:
+                shown = (pl.lit(None).alias("old"), pl.lit(None).alias("new"))
+            else:
+                shown = (pl.col(column).alias("old"), pl.col(f"{column}{_NEW}").alias("new"))
+            yield kind, column, rows.filter(where).select(*keys, *both, *shown)
 
 
 def compare(

@@ -389,11 +389,13 @@ def _push_sample(
 
 
 def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, int]:
-    """Decimal columns that must travel as text, with their scale.
+    """Decimal columns that travel as text, with their scale.
 
     Arrow readers fetch every DECIMAL at scale 10 in 96 bits: digits past the tenth decimal
     would be rounded away and values near 2^63 (BIGINT UNSIGNED as NUMERIC(20,0)) would not
-    fit. Such columns are read as text and parsed at their declared scale instead.
+    fit. Such columns are read as text and parsed at their declared scale instead. So is every
+    PostgreSQL NUMERIC: ConnectorX decodes it value by value, which costs more client CPU
+    than Polars parsing its text (0.8-1.1 s against 0.6 s for two columns of 1M rows).
     """
     decimals = [c for c, t in raw.schema.items() if isinstance(t, pl.Decimal)]
     d = reader.dialect
@@ -414,7 +416,7 @@ def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, in
     wide = {}
     for c in decimals:
         p, s = declared.get(c.lower(), (None, None))
-        if p is None or s is None or s > 10 or p - s > 18:
+        if d.family == "postgres" or p is None or s is None or s > 10 or p - s > 18:
             wide[c] = min(int(s), 38) if s is not None else 18
     return wide
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -22,6 +22,8 @@ from verify.mapping.model import Rule
 UNEXPLAINED = "unexplained"
 SEVERITY_RANK = {"accept": 0, "warn": 1, "block": 2}
 KINDS = ("value", "missing_in_new", "extra_in_new", "duplicate_key")
+_SHOWN_OLD, _SHOWN_NEW = "__shown_old__", "__shown_new__"  # a record's values as reports show them
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,10 @@ def _empty_group(kind: str, column: str | None, canonical: pl.Schema, keys: tupl
     return pl.DataFrame(schema=schema)
 
 
-def _rule_view(frame: pl.DataFrame) -> pl.DataFrame:
+def _rule_view(frame: FrameT) -> FrameT:
     """Timestamps without their zone (they are UTC), so that SQL literals compare directly."""
-    zoned = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone is not None]
+    schema = frame.collect_schema()
+    zoned = [c for c, t in schema.items() if isinstance(t, pl.Datetime) and t.time_zone is not None]
     return frame.with_columns(pl.col(zoned).dt.replace_time_zone(None)) if zoned else frame
 
 
@@ -156,7 +159,7 @@ class RuleCounts:
     rows_by_severity: dict[str, int]  # {"block": n, "warn": n, "accept": n}
 
 
-def classify(diff: Differences, rules: tuple[PlannedRule, ...]) -> tuple[pl.DataFrame, RuleCounts]:
+def classify(diff: Differences, rules: tuple[PlannedRule, ...]) -> pl.DataFrame:
     """One record per differing cell or row, with the rule that explains it and its severity.
 
     Records have the key columns, kind, column, old, new (display strings), rule, severity.
@@ -164,29 +167,32 @@ def classify(diff: Differences, rules: tuple[PlannedRule, ...]) -> tuple[pl.Data
     keys = list(diff.keys)
     severity = {r.name: r.severity for r in (*rules, CATCH_ALL)}
     parts = []
-    for kind, column, frame in diff.groups():
+    for kind, column, rows in diff.groups():
         applicable = [r for r in rules if r.applies(kind, column)]
-        labels = _rule_view(frame).with_columns(_first_match(applicable).alias("rule")).get_column("rule")
         if column is not None:
             shown = (display(pl.col("old"), diff.types[column]), display(pl.col("new"), diff.types[column]))
         else:
             shown = (pl.col("old").cast(pl.String), pl.col("new").cast(pl.String))
+        shown_rows = rows.with_columns(shown[0].alias(_SHOWN_OLD), shown[1].alias(_SHOWN_NEW))
         parts.append(
-            frame.hstack([labels]).select(
+            _rule_view(shown_rows)
+            .with_columns(_first_match(applicable).alias("rule"))
+            .select(
                 *keys,
                 pl.lit(kind).alias("kind"),
                 pl.lit(column, pl.String).alias("column"),
-                shown[0].alias("old"),
-                shown[1].alias("new"),
+                pl.col(_SHOWN_OLD).alias("old"),
+                pl.col(_SHOWN_NEW).alias("new"),
                 pl.col("rule"),
             )
         )
     if not parts:
-        return _empty_records(diff), RuleCounts({}, {})
-    records = pl.concat(parts, how="vertical_relaxed").with_columns(
-        pl.col("rule").replace_strict(severity, return_dtype=pl.String).alias("severity")
+        return _empty_records(diff)
+    return (
+        pl.concat(parts, how="vertical_relaxed")
+        .with_columns(pl.col("rule").replace_strict(severity, return_dtype=pl.String).alias("severity"))
+        .collect()
     )
-    return records, count_records(records, keys)
 
 
 def _first_match(rules: list[PlannedRule]) -> pl.Expr:

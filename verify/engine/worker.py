@@ -167,8 +167,7 @@ def _diff_rows(task: SegmentTask, segment: Segment) -> tuple[pl.DataFrame, Segme
     differences, counts = compare(old, new, list(plan.keys), list(plan.checks))
     counts.skipped_unsettled, counts.rows_read = skipped, read
     del old, new
-    records, _ = classify(differences, plan.rules)
-    return records, counts
+    return classify(differences, plan.rules), counts
 
 
 def _narrow(task: SegmentTask) -> tuple[list[Segment], int]:
