@@ -19,7 +19,12 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
         return json.dumps(result.to_dict(), indent=2)
     lines = []
     for name, e in result.entities.items():
-        verdict = "BLOCKING" if e.blocking_rows else "clean"
+        if e.segments_failed or result.status != "complete":
+            verdict = "INCOMPLETE"  # segments failed or not run: a clean count proves nothing
+        elif e.blocking_rows:
+            verdict = "BLOCKING"
+        else:
+            verdict = "warnings only" if e.warning_rows else "clean"
         lines.append(
             f"{name}: {e.compared:,} rows compared ({e.rows_old:,} old, {e.rows_new:,} new) "
             f"- {verdict}, blocking rate {_pct(e.blocking_rate)}"
