@@ -248,6 +248,17 @@ CASES = [
         entity("key: [id]\ncolumns:\n  amount: {}", new="t_text"),
     ),
     Case(
+        "map-target-unfit",
+        "a value map whose value the column's type cannot hold",
+        diff(),
+        2,
+        (
+            "m.yaml:8: entity 't' column 'amount': map_old maps to 'one', which is not a valid int; "
+            "change the map's value or the column's 'type:'",
+        ),
+        entity("key: [id]\ncolumns:\n  amount: {map_old: {1: one, 2: two}, type: int}"),
+    ),
+    Case(
         "bad-type",
         "a `type:` that does not exist",
         diff(),

@@ -14,10 +14,18 @@ import polars as pl
 from verify.engine import checksum
 from verify.engine.checksum import ChecksumSQL, checksum_sql
 from verify.engine.compare import ColumnCheck
-from verify.engine.normalize import IDENTIFIER, ColumnRecipe, SideRecipe, canonicalize, evaluate, root_names
+from verify.engine.normalize import (
+    IDENTIFIER,
+    ColumnRecipe,
+    SideRecipe,
+    canonicalize,
+    convert,
+    evaluate,
+    root_names,
+)
 from verify.engine.rules import PlannedRule, plan_rules, rule_problems
 from verify.engine.subset import Subset, cohort_problem, sample_sql
-from verify.errors import MappingError, SourceError, UsageError
+from verify.errors import MappingError, RunError, SourceError, UsageError
 from verify.mapping.model import Entity, Mapping
 from verify.mapping.types import CanonicalType
 from verify.sources.base import Reader
@@ -259,6 +267,15 @@ def plan_entity(
                 continue
         types[name] = str(ctype)
         for side in SIDES:
+            bad = _unfit_map_target(spec.value_map(side) if spec is not None else None, ctype)
+            if bad is not None and spec is not None:
+                problems.append(
+                    (
+                        spec.line,
+                        f"{where} column '{name}': map_{side} maps to {bad[0]!r}, which is not a "
+                        f"valid {ctype}; change the map's value or the column's 'type:'",
+                    )
+                )
             recipes[side].append(
                 ColumnRecipe(
                     name,
@@ -386,6 +403,19 @@ def _push_sample(
         return queries, segment_rows, f"{share} after reading every row (the key is not integer in SQL)"
     pushed = {s: dataclasses.replace(q, sample=conds[s]) for s, q in queries.items()}
     return pushed, math.ceil(segment_rows / subset.fraction), f"{share} in the sources' SQL"
+
+
+def _unfit_map_target(pairs: tuple[tuple[Any, Any], ...] | None, ctype: CanonicalType) -> tuple[Any] | None:
+    """The first value a value map produces that its column's canonical type cannot hold."""
+    recipe = SideRecipe("", "", ())
+    for _, target in pairs or ():
+        if target is None:
+            continue
+        try:
+            convert(pl.Series("v", [target]), ctype, recipe, pl.DataFrame(), "v", zone="UTC")
+        except (RunError, pl.exceptions.PolarsError):
+            return (target,)
+    return None
 
 
 def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, int]:
