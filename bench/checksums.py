@@ -4,12 +4,20 @@
 The tables have only columns whose values SQL can render identically on both sides, so the
 whole entity can be summarized in the databases. Bytes are what the loopback interface carried
 during the run (both servers are on it), so they count every protocol byte, not only rows.
+
+Here both servers share the client's two cores over loopback, where moving a row costs less
+than hashing it. Stores a cutover verifies are usually across a network, so the 0.01% pair is
+also diffed with each store behind its own link of LINKS_MBIT (a proxy that paces the bytes
+the server sends, in user space: this sandbox has no tc qdiscs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -69,18 +77,24 @@ def load(mysql_url: str, postgres_url: str, rows: int, differing: float) -> None
     _load_postgres(SourceURL.parse(postgres_url), [NEW_DDL], [], {"ck_orders": new})
 
 
-def run(verify: str, root: Path, mysql_url: str, postgres_url: str, algorithm: str) -> dict:
+def _loopback_bytes() -> int:
+    return psutil.net_io_counters(pernic=True)["lo"].bytes_recv
+
+
+def run(
+    verify: str, root: Path, mysql_url: str, postgres_url: str, algorithm: str, moved_bytes=_loopback_bytes
+) -> dict:
     mapping = root / "bench" / "results" / "orders.yaml"
     mapping.write_text(MAPPING)
     out = root / "bench" / "results" / f"run-orders-{algorithm}-{int(time.time())}"
-    before = psutil.net_io_counters(pernic=True)["lo"].bytes_recv
+    before = moved_bytes()
     start = time.perf_counter()
     argv = [verify, "diff", "--mapping", str(mapping), "--old", mysql_url, "--new", postgres_url]
     subprocess.run(
         [*argv, "--out", str(out), "--algorithm", algorithm], stdout=subprocess.DEVNULL, check=False
     )
     seconds = time.perf_counter() - start
-    moved = psutil.net_io_counters(pernic=True)["lo"].bytes_recv - before
+    moved = moved_bytes() - before
     entity = json.loads((out / "summary.json").read_text())["entities"]["orders"]
     subprocess.run(["rm", "-rf", str(out)], check=False)
     return {
@@ -92,13 +106,81 @@ def run(verify: str, root: Path, mysql_url: str, postgres_url: str, algorithm: s
     }
 
 
+LINKS_MBIT = (100, 20)
+
+
+class Link(threading.Thread):
+    """A TCP proxy to 127.0.0.1:`port` whose server-to-client bytes, over all its connections,
+    flow at most `mbit` megabits a second: one store's network link."""
+
+    def __init__(self, port: int, mbit: float) -> None:
+        super().__init__(daemon=True)
+        self.target, self.rate = port, mbit * 1e6 / 8
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock, self.free_at, self.moved = threading.Lock(), 0.0, 0  # bytes both ways
+
+    def run(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self.pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self.pump, args=(server, client, True), daemon=True).start()
+
+    def pump(self, src: socket.socket, dst: socket.socket, paced: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                wait = 0.0
+                with self.lock:
+                    self.moved += len(data)
+                    if paced:
+                        now = time.perf_counter()
+                        self.free_at = max(self.free_at, now) + len(data) / self.rate
+                        wait = self.free_at - now
+                time.sleep(wait)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _via(url: str, link: Link) -> str:
+    """The URL with its port replaced by the link's."""
+    user, rest = url.split("@", 1)
+    return f"{user}@127.0.0.1:{link.port}/{rest.split('/', 1)[1]}"
+
+
 def compare(verify: str, root: Path, mysql_url: str, postgres_url: str, rows: int = 1_000_000) -> list[dict]:
+    mysql_url += "?prefer_socket=false"  # over TCP, so that loopback counts its bytes too
     results = []
     for differing in (0.0001, 0.05):
         load(mysql_url, postgres_url, rows, differing)
         entry: dict = {"rows": rows, "differing": differing}
         for algorithm in ("rows", "checksum"):
             entry[algorithm] = run(verify, root, mysql_url, postgres_url, algorithm)
+        if differing == 0.0001:
+            for mbit in LINKS_MBIT:
+                links = [Link(3306, mbit), Link(5432, mbit)]
+                for link in links:
+                    link.start()
+                old, new = _via(mysql_url, links[0]), _via(postgres_url, links[1])
+
+                def moved() -> int:
+                    return sum(link.moved for link in links)  # noqa: B023 - this iteration's links
+
+                for algorithm in ("rows", "checksum"):
+                    entry[f"{algorithm}_{mbit}mbit"] = run(verify, root, old, new, algorithm, moved)
+                for link in links:
+                    link.close()
         print(json.dumps(entry), flush=True)
         results.append(entry)
     return results

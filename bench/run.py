@@ -265,13 +265,20 @@ def main() -> None:
     for e in results:
         if "dask_2_workers_s" in e:
             print(f"{e['rows']:>10,}  {e['local_2_threads_s']:>15.2f}s  {e['dask_2_workers_s']:>25.2f}s")
-    print("\ndiffering  algorithm   time   rows read      MB moved")
+    print("\ndiffering  link         algorithm   time   rows read            MB moved")
     for e in by_algorithm:
-        for algorithm in ("rows", "checksum"):
-            r = e[algorithm]
+        runs = [("loopback", a, e[a]) for a in ("rows", "checksum")]
+        runs += [
+            (f"{m} Mbit/s", a, e.get(f"{a}_{m}mbit"))
+            for m in checksums.LINKS_MBIT
+            for a in ("rows", "checksum")
+        ]
+        for link, algorithm, r in runs:
+            if r is None:
+                continue
             print(
-                f"{e['differing']:>8.2%}  {algorithm:<9} {r['seconds']:>6.2f}s  {r['rows_read']:>9,} "
-                f"({r['rows_read_pct']:>5.1f}%)  {r['mb_moved']:>8.1f}"
+                f"{e['differing']:>8.2%}  {link:<12} {algorithm:<9} {r['seconds']:>6.2f}s  "
+                f"{r['rows_read']:>9,} ({r['rows_read_pct']:>5.1f}%)  {r['mb_moved']:>8.1f}"
             )
 
 
