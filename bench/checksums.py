@@ -127,6 +127,8 @@ class Link(threading.Thread):
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.target))
+            for s in (client, server):  # pass small packets on at once, as a router would
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             threading.Thread(target=self.pump, args=(client, server, False), daemon=True).start()
             threading.Thread(target=self.pump, args=(server, client, True), daemon=True).start()
 
