@@ -267,11 +267,12 @@ def plan_entity(
                 continue
         types[name] = str(ctype)
         for side in SIDES:
-            bad = _unfit_map_target(spec.value_map(side) if spec is not None else None, ctype)
-            if bad is not None and spec is not None:
+            value_map = spec.value_map(side) if spec is not None else None
+            bad = _unfit_map_target(value_map, ctype)
+            if bad is not None:
                 problems.append(
                     (
-                        spec.line,
+                        spec.line if spec else entity.line,
                         f"{where} column '{name}': map_{side} maps to {bad[0]!r}, which is not a "
                         f"valid {ctype}; change the map's value or the column's 'type:'",
                     )
@@ -281,7 +282,7 @@ def plan_entity(
                     name,
                     exprs[side],
                     ctype,
-                    spec.value_map(side) if spec is not None else None,
+                    value_map,
                     spec.normalize if spec is not None else (),
                     spec.timezone if spec else None,
                 )
