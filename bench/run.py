@@ -2,7 +2,9 @@
 
 Builds the DFP -> F1 scenario (old in MariaDB, new in PostgreSQL) at each size, then times:
   raw       the fastest raw read of both sides in parallel (ConnectorX to Arrow, two threads)
-  verify    `verify diff --entity line_item` as a real subprocess (wall time, peak RSS of its tree)
+  verify    `verify diff --entity line_item` as a real subprocess (wall time, peak RSS)
+  CPU       of raw and verify: the client's CPU seconds plus both servers', since on two cores
+            shared by all three, every CPU second anyone spends shows in the wall time
   datacompy datacompy's Polars compare of the same tables, loaded with ConnectorX
   dask      (up to 2M rows) the local executor with 2 threads vs --executor dask on a
             LocalCluster of 2 worker processes with 1 thread each (started before the clock)
@@ -12,6 +14,7 @@ BENCH_DB names the database dropped and rebuilt on both servers (default verify_
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -22,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import connectorx as cx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = str(Path(sys.executable).with_name("verify"))
@@ -64,18 +68,33 @@ OLD_SQL = f"SELECT {OLD_COLS.replace('end_time,', ZERO_DATE_GUARD + ' AS end_tim
 NEW_SQL = f"SELECT {NEW_COLS} FROM line_item"
 
 
-def raw_read() -> float:
-    """Both sides read whole, in parallel, the fastest way we know (ConnectorX -> Arrow)."""
-    start = time.perf_counter()
+def servers_cpu() -> float:
+    """CPU seconds both database servers have used so far, their finished sessions included
+    (PostgreSQL's backends are processes, counted in the postmaster's children once reaped)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("mariadbd", "mysqld", "postgres", "postmaster"):
+            with contextlib.suppress(psutil.Error):
+                t = proc.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def raw_read() -> tuple[float, float]:
+    """Both sides read whole, in parallel, the fastest way we know (ConnectorX -> Arrow): wall
+    seconds and CPU seconds (this process's and the servers')."""
+    start, cpu = time.perf_counter(), time.process_time() + servers_cpu()
     with ThreadPoolExecutor(2) as pool:
         a = pool.submit(cx.read_sql, CX_MYSQL, OLD_SQL, return_type="arrow")
         b = pool.submit(cx.read_sql, CX_POSTGRES, NEW_SQL, return_type="arrow")
         rows = a.result().num_rows + b.result().num_rows
     assert rows > 0
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    time.sleep(0.3)  # the servers' sessions end and are counted
+    return seconds, time.process_time() + servers_cpu() - cpu
 
 
-# Runs the command and prints its wall seconds, peak RSS (bytes) and exit code. It is a process
+# Runs the command and prints its wall seconds, peak RSS (bytes), exit code and CPU seconds. It is a process
 # of its own, small and fresh: a child forked from the bench itself would inherit the bench's
 # high-water mark (the raw read's tables), because the kernel carries a process's peak RSS
 # across fork and exec.
@@ -84,24 +103,30 @@ import os, subprocess, sys, time
 start = time.perf_counter()
 proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
 _, status, usage = os.wait4(proc.pid, 0)
-print(time.perf_counter() - start, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status))
+seconds = time.perf_counter() - start
+cpu = usage.ru_utime + usage.ru_stime
+print(seconds, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), cpu)
 """
 
 
-def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS (bytes, the kernel's high-water mark) and the exit code.
+def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int, float]:
+    """Wall seconds, peak RSS (bytes, the kernel's high-water mark), the exit code, and the CPU
+    seconds of the command and of both database servers.
 
     verify runs its segments on threads, so the process's own maximum resident set, as
     wait4() reports it, is the true peak: no sampling that could miss a short spike.
     """
+    before = servers_cpu()
     proc = subprocess.run([sys.executable, "-c", _MEASURE, *argv], capture_output=True, cwd=ROOT)
-    seconds, peak, code = proc.stdout.decode().split()[-3:]
+    time.sleep(0.3)  # the servers' sessions end and are counted
+    seconds, peak, code, cpu = proc.stdout.decode().split()[-4:]
     if int(code) not in (0, 1):
         raise SystemExit(f"verify diff failed ({code}): {proc.stderr.decode()[-2000:]}")
-    return float(seconds), int(peak), int(code)
+    return float(seconds), int(peak), int(code), float(cpu) + servers_cpu() - before
 
 
-def verify_diff(out: Path, *extra: str) -> tuple[float, int]:
+def verify_diff(out: Path, *extra: str) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS and CPU seconds (verify's and the servers') of `verify diff`."""
     argv = [
         VERIFY,
         "diff",
@@ -117,8 +142,8 @@ def verify_diff(out: Path, *extra: str) -> tuple[float, int]:
         str(out),
         *extra,
     ]
-    seconds, peak, _ = run_with_peak_rss(argv)
-    return seconds, peak
+    seconds, peak, _, cpu = run_with_peak_rss(argv)
+    return seconds, peak, cpu
 
 
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
@@ -186,8 +211,8 @@ def local_vs_dask(out_root: Path, rows: int) -> dict:
 
     local_dir, dask_dir = out_root / f"run-local-{rows}", out_root / f"run-dask-{rows}"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        local_s, _ = verify_diff(local_dir, "--workers", "2")
-        dask_s, _ = verify_diff(dask_dir, "--executor", "dask", "--scheduler", cluster.scheduler_address)
+        local_s = verify_diff(local_dir, "--workers", "2")[0]
+        dask_s = verify_diff(dask_dir, "--executor", "dask", "--scheduler", cluster.scheduler_address)[0]
     same = [json.loads((d / "summary.json").read_text())["entities"] for d in (local_dir, dask_dir)]
     if same[0] != same[1]:
         raise SystemExit("the Dask run's summary differs from the local run's")
@@ -223,10 +248,12 @@ def main() -> None:
         build_s = timed(functools.partial(subprocess.run, build, check=True, stdout=subprocess.DEVNULL))[0]
         entry: dict = {"rows": rows, "build_s": round(build_s, 2)}
         raw_read()  # warm both servers' caches so every contender reads from memory
-        entry["raw_read_s"] = round(min(raw_read() for _ in range(2)), 2)
+        raw_s, raw_cpu = min(raw_read() for _ in range(2))
+        entry["raw_read_s"], entry["raw_read_cpu_s"] = round(raw_s, 2), round(raw_cpu, 2)
         run_dir = out_root / f"run-{rows}-{int(time.time())}"
-        seconds, peak = verify_diff(run_dir)
-        entry["verify_s"] = round(seconds, 2)
+        seconds, peak, cpu = verify_diff(run_dir)
+        entry["verify_s"], entry["verify_cpu_s"] = round(seconds, 2), round(cpu, 2)
+        entry["verify_vs_raw_cpu"] = round(cpu / raw_cpu, 2)
         entry["verify_peak_rss_mb"] = round(peak / 2**20, 1)
         entry["verify_vs_raw"] = round(seconds / entry["raw_read_s"], 2)
         if rows <= 2_000_000:
@@ -235,7 +262,7 @@ def main() -> None:
             # The throttle holds: a limit of a quarter of the unthrottled rate, per store.
             limit = round(rows / seconds / 4)
             slow_dir = out_root / f"run-throttled-{rows}"
-            throttled, _ = verify_diff(slow_dir, "--max-rows-per-second", str(limit))
+            throttled = verify_diff(slow_dir, "--max-rows-per-second", str(limit))[0]
             entry["throttle_limit_rows_per_s"] = limit
             entry["throttle_achieved_rows_per_s"] = round(rows / throttled)
             subprocess.run(["rm", "-rf", str(slow_dir)], check=False)
@@ -260,6 +287,13 @@ def main() -> None:
             f"{e['rows']:>10,}  {e['build_s']:>6.1f}s  {e['raw_read_s']:>7.2f}s  {e['verify_s']:>6.2f}s  "
             f"{e['verify_vs_raw']:>5.2f}x  {e['verify_peak_rss_mb']:>6.0f} MB  "
             f"{e.get('datacompy_s', nan):>8.2f}s  {e.get('datacompy_vs_verify', nan):>8.2f}x"
+        )
+    print("\nCPU seconds, client and both servers (the machine's two cores are shared by all three)")
+    print("rows        raw read   verify   ratio")
+    for e in results:
+        print(
+            f"{e['rows']:>10,}  {e['raw_read_cpu_s']:>7.2f}s  {e['verify_cpu_s']:>6.2f}s  "
+            f"{e['verify_vs_raw_cpu']:>5.2f}x"
         )
     print("\nrows        local (2 threads)  dask (2 workers x 1 thread)")
     for e in results:
