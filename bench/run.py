@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import connectorx as cx
-import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = str(Path(sys.executable).with_name("verify"))
@@ -71,6 +70,8 @@ NEW_SQL = f"SELECT {NEW_COLS} FROM line_item"
 def servers_cpu() -> float:
     """CPU seconds both database servers have used so far, their finished sessions included
     (PostgreSQL's backends are processes, counted in the postmaster's children once reaped)."""
+    import psutil  # not in .venv-bench, where this file runs datacompy
+
     total = 0.0
     for proc in psutil.process_iter(["name"]):
         if proc.info["name"] in ("mariadbd", "mysqld", "postgres", "postmaster"):
