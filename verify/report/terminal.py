@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from verify.report.text import VERDICT_LABEL, pct
 from verify.results.summary import RunResult
 
 _SEVERITY = {"block": 0, "warn": 1, "accept": 2}  # blocking rules first
-
-
-def _pct(rate: float) -> str:
-    return f"{rate * 100:.4f}%" if rate and rate < 0.0001 else f"{rate * 100:.2f}%"
 
 
 def render_diff(result: RunResult, fmt: str = "text") -> str:
@@ -20,14 +17,14 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
     lines = []
     for name, e in result.entities.items():
         if e.segments_failed or result.status != "complete":
-            verdict = "INCOMPLETE"  # segments failed or not run: a clean count proves nothing
+            verdict = "incomplete"  # segments failed or not run: a clean count proves nothing
         elif e.blocking_rows:
-            verdict = "BLOCKING"
+            verdict = "block"
         else:
-            verdict = "warnings only" if e.warning_rows else "clean"
+            verdict = "warn" if e.warning_rows else "clean"
         lines.append(
             f"{name}: {e.compared:,} rows compared ({e.rows_old:,} old, {e.rows_new:,} new) "
-            f"- {verdict}, blocking rate {_pct(e.blocking_rate)}"
+            f"- {VERDICT_LABEL[verdict]}, blocking rate {pct(e.blocking_rate)}"
         )
         details = [
             ("missing in new", e.missing_in_new),
