@@ -273,7 +273,7 @@ def plan_entity(
                 problems.append(
                     (
                         spec.line if spec else entity.line,
-                        f"{where} column '{name}': map_{side} maps to {bad[0]!r}, which is not a "
+                        f"{where} column '{name}': map_{side} maps to {bad!r}, which is not a "
                         f"valid {ctype}; change the map's value or the column's 'type:'",
                     )
                 )
@@ -406,8 +406,9 @@ def _push_sample(
     return pushed, math.ceil(segment_rows / subset.fraction), f"{share} in the sources' SQL"
 
 
-def _unfit_map_target(pairs: tuple[tuple[Any, Any], ...] | None, ctype: CanonicalType) -> tuple[Any] | None:
-    """The first value a value map produces that its column's canonical type cannot hold."""
+def _unfit_map_target(pairs: tuple[tuple[Any, Any], ...] | None, ctype: CanonicalType) -> Any:
+    """The first value a value map produces that its column's canonical type cannot hold, or
+    None (a map may produce NULL, which every type holds)."""
     recipe = SideRecipe("", "", ())
     for _, target in pairs or ():
         if target is None:
@@ -415,7 +416,7 @@ def _unfit_map_target(pairs: tuple[tuple[Any, Any], ...] | None, ctype: Canonica
         try:
             convert(pl.Series("v", [target]), ctype, recipe, pl.DataFrame(), "v", zone="UTC")
         except (RunError, pl.exceptions.PolarsError):
-            return (target,)
+            return target
     return None
 
 
