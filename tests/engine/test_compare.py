@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from verify.engine.compare import ColumnCheck, Differences, compare, strictly_increasing
+from verify.engine.compare import ColumnCheck, Differences, compare, in_key_order
 from verify.engine.rules import classify
 from verify.mapping.model import Tolerance
 
@@ -50,7 +50,9 @@ def test_nulls_are_equal_to_nulls_only_and_tolerance_is_what_the_mapping_declare
     }
 
 
-def test_strictly_increasing_over_composite_keys():
-    assert strictly_increasing(pl.DataFrame({"a": [1, 1, 2], "b": [1, 2, 0]}), ["a", "b"])
-    assert not strictly_increasing(pl.DataFrame({"a": [1, 1, 2], "b": [2, 2, 0]}), ["a", "b"])
-    assert not strictly_increasing(pl.DataFrame({"a": [1, 2, 1], "b": [0, 0, 5]}), ["a", "b"])
+def test_key_order_over_composite_keys_allows_repeats_but_not_nulls():
+    assert in_key_order(pl.DataFrame({"a": [1, 1, 2], "b": [1, 2, 0]}), ["a", "b"])
+    assert in_key_order(pl.DataFrame({"a": [1, 1, 2], "b": [2, 2, 0]}), ["a", "b"])
+    assert not in_key_order(pl.DataFrame({"a": [1, 1, 2], "b": [2, 1, 0]}), ["a", "b"])
+    assert not in_key_order(pl.DataFrame({"a": [1, 2, 1], "b": [0, 0, 5]}), ["a", "b"])
+    assert not in_key_order(pl.DataFrame({"a": [None, 1], "b": [0, 0]}), ["a", "b"])

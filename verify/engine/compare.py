@@ -76,25 +76,38 @@ def _equal(old: pl.Expr, new: pl.Expr, dtype: pl.DataType, tol: Tolerance | None
     return same | close.fill_null(False)
 
 
-def strictly_increasing(df: pl.DataFrame, keys: list[str]) -> bool:
-    """True when every row's key is greater than the one before: sorted and without duplicates."""
+def in_key_order(df: pl.DataFrame, keys: list[str]) -> bool:
+    """True when no row's key is smaller than the one before (equal keys may repeat).
+
+    A NULL key counts as out of order, so a frame with one is sorted (NULLs first).
+    """
     if df.height < 2:
         return True
     cond: pl.Expr | None = None
     for k in reversed(keys):
         cur, prev = pl.col(k), pl.col(k).shift(1)
-        cond = cur > prev if cond is None else (cur > prev) | ((cur == prev) & cond)
+        cond = cur >= prev if cond is None else (cur > prev) | ((cur == prev) & cond)
     assert cond is not None
     return bool(df.select(cond.slice(1).fill_null(False).all()).item())
 
 
-def _sorted_unique(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, bool]:
-    """The frame in key order (sorted only if the server returned another order), and whether
-    its keys are unique."""
-    if strictly_increasing(df, keys):
-        return df, True
-    df = df.sort(keys)
-    return df, strictly_increasing(df, keys)
+def _repeats(df: pl.DataFrame, keys: list[str]) -> pl.Series | None:
+    """In a frame in key order: which rows repeat the key of the row before (NULL equal to
+    NULL), or None when every key is unique."""
+    if df.height < 2:
+        return None
+    same = pl.all_horizontal([pl.col(k).eq_missing(pl.col(k).shift(1)) for k in keys])
+    not_first = pl.int_range(pl.len()) > 0  # the shift's NULL would match a NULL key
+    repeat = df.select((not_first & same).alias("repeat")).to_series()
+    return repeat if repeat.any() else None
+
+
+def _in_key_order(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The frame in key order (sorted only if the server returned another order), and its
+    repeated rows (see _repeats)."""
+    if not in_key_order(df, keys):
+        df = df.sort(keys)
+    return df, _repeats(df, keys)
 
 
 @dataclass(frozen=True)
@@ -163,20 +176,22 @@ def compare(
 
     Duplicate keys are reported as such and left out of the value comparison. When both sides
     hold the same unique keys (the common case late in a migration) the rows are compared
-    position by position, with no join; keys known unique need no duplicate search.
+    position by position, with no join. Otherwise each side, in key order, is cut to the first
+    row of each key and its row count, found from its neighbours, and the sides are joined once.
     """
-    old, old_unique = _sorted_unique(old, keys)
-    new, new_unique = _sorted_unique(new, keys)
+    old, old_repeats = _in_key_order(old, keys)
+    new, new_repeats = _in_key_order(new, keys)
     counts = SegmentCounts(rows_old=old.height, rows_new=new.height)
     names = [c.name for c in columns]
-    if old_unique and new_unique and old.height == new.height and old.select(keys).equals(new.select(keys)):
+    unique = old_repeats is None and new_repeats is None
+    if unique and old.height == new.height and old.select(keys).equals(new.select(keys)):
         joined = old.with_columns(pl.lit(True).alias(_OLD)).hstack(
             new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW))
         )
         return _differences(joined, old, keys, columns, counts, _NO_DUPLICATES)
-    dups = _NO_DUPLICATES
-    if not (old_unique and new_unique):
-        old, new, dups = _split_duplicates(old, new, keys, counts)
+    # Each side keeps the first row of each key, with how many rows hold it where a key repeats.
+    old, n_old = _first_of_each_key(old, old_repeats, _N_OLD)
+    new, n_new = _first_of_each_key(new, new_repeats, _N_NEW)
     joined = old.with_columns(pl.lit(True).alias(_OLD)).join(
         new.with_columns(pl.lit(True).alias(_NEW)).rename({c: f"{c}{_NEW}" for c in names}),
         on=keys,
@@ -185,39 +200,41 @@ def compare(
         nulls_equal=True,  # a NULL key matches a NULL key, as NULL values match
         maintain_order="none",
     )
+    dups = _NO_DUPLICATES
+    if not unique:
+        joined, dups = _split_duplicates(joined, keys, n_old, n_new)
+        counts.duplicate_keys = dups.height
     return _differences(joined, old, keys, columns, counts, dups)
 
 
-def _repeated_keys(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """The keys that occur more than once in a frame sorted by them."""
-    not_first = pl.int_range(pl.len()) > 0
-    same_prev = pl.all_horizontal([pl.col(k).eq_missing(pl.col(k).shift(1)) for k in keys])
-    return df.filter(not_first & same_prev).select(keys)
+_N_OLD, _N_NEW = "__n_old__", "__n_new__"
+
+
+def _first_of_each_key(df: pl.DataFrame, repeats: pl.Series | None, name: str) -> tuple[pl.DataFrame, bool]:
+    """The first row of each key of a frame in key order, with its row count under `name`
+    when some key repeats; and whether that column was added."""
+    if repeats is None:
+        return df, False
+    starts = (~repeats).arg_true()
+    ends = pl.concat([starts.slice(1), pl.Series([df.height], dtype=starts.dtype)])
+    return df.gather(starts).with_columns((ends - starts).cast(pl.UInt32).alias(name)), True
 
 
 def _split_duplicates(
-    old: pl.DataFrame, new: pl.DataFrame, keys: list[str], counts: SegmentCounts
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Report each duplicated key once, with its row count per side; compare the rest.
-
-    Both frames are in key order, so a duplicate is a row whose key equals a neighbour's:
-    found by shifting, without hashing every row.
-    """
-    dup_keys = pl.concat([_repeated_keys(old, keys), _repeated_keys(new, keys)]).unique()
-    # How many rows each side holds for each duplicated key (0 where a side has none).
-    n_old = old.join(dup_keys, on=keys, how="semi", nulls_equal=True).group_by(keys).len()
-    n_new = new.join(dup_keys, on=keys, how="semi", nulls_equal=True).group_by(keys).len()
-    dups = dup_keys.join(n_old, on=keys, how="left", nulls_equal=True).join(
-        n_new, on=keys, how="left", suffix="_new", nulls_equal=True
-    )
-    counts.duplicate_keys = dups.height
-    return (
-        old.join(dup_keys, on=keys, how="anti", nulls_equal=True),
-        new.join(dup_keys, on=keys, how="anti", nulls_equal=True),
-        dups.select(
-            *keys, pl.col("len").fill_null(0).alias("old"), pl.col("len_new").fill_null(0).alias("new")
-        ),
-    )
+    joined: pl.DataFrame, keys: list[str], n_old: bool, n_new: bool
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each key held by more than one row of a side, once, with its row count per side (0 where
+    a side has none); and the rest, to compare. Both sides were collapsed to one row per key
+    (_first_of_each_key), so this needs no search for the duplicated keys."""
+    in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
+    count_old = pl.col(_N_OLD) if n_old else pl.lit(1, pl.UInt32)
+    count_new = pl.col(_N_NEW) if n_new else pl.lit(1, pl.UInt32)
+    old_rows = pl.when(in_old).then(count_old).otherwise(pl.lit(0, pl.UInt32))
+    new_rows = pl.when(in_new).then(count_new).otherwise(pl.lit(0, pl.UInt32))
+    repeated = (old_rows > 1) | (new_rows > 1)
+    dups = joined.filter(repeated).select(*keys, old_rows.alias("old"), new_rows.alias("new"))
+    helpers = [c for c, present in ((_N_OLD, n_old), (_N_NEW, n_new)) if present]
+    return joined.filter(~repeated).drop(helpers), dups
 
 
 def _differences(
