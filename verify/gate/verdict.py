@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 
 from verify.gate.policy import RolloutPolicy, Stage, load_policy
 from verify.gate.stats import upper_bound
+from verify.results import rundir
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 SEVERITIES = ("accept", "warn", "block")
@@ -391,20 +391,14 @@ def read_run(run_dir: str) -> RunFacts:
 
 
 def _read_json(run_dir: str, name: str, facts: RunFacts) -> dict[str, Any] | None:
-    path = os.path.join(run_dir, name)
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        facts.problems.append(f"{path} is missing; the run did not finish writing it")
+        return rundir.read_object(os.path.join(run_dir, name))
+    except rundir.RunFileError as exc:
+        if exc.kind == "missing":
+            facts.problems.append(f"{exc.path} is missing; the run did not finish writing it")
+        else:
+            facts.problems.append(f"{exc.path} is unreadable or corrupt ({exc.detail})")
         return None
-    except (OSError, ValueError) as exc:
-        facts.problems.append(f"{path} is unreadable or corrupt ({exc})")
-        return None
-    if not isinstance(data, dict):
-        facts.problems.append(f"{path} is corrupt (not a JSON object)")
-        return None
-    return data
 
 
 def _run_facts(run: dict[str, Any], facts: RunFacts) -> None:

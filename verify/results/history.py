@@ -7,12 +7,12 @@ started before it, for the same mapping path.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from verify.errors import RunDirError
+from verify.results import rundir
 
 # Columns every mismatch part has; the others are the entity's canonical key columns.
 MISMATCH_COLUMNS = ("kind", "column", "old", "new", "rule", "severity")
@@ -87,23 +87,19 @@ class StoredRun:
 
 def _read_json(path: str, what: str) -> dict[str, Any]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
+        return rundir.read_object(path)
+    except rundir.RunFileError as exc:
+        if exc.kind == "missing":
+            raise RunDirError(
+                f"{os.path.dirname(path) or '.'} is not a verify run directory (no {what}); "
+                "give a directory written by verify diff, e.g. .verify/runs/latest"
+            ) from None
+        if exc.kind == "unreadable":
+            raise RunDirError(f"cannot read {path}: {exc.detail}") from None
         raise RunDirError(
-            f"{os.path.dirname(path) or '.'} is not a verify run directory (no {what}); "
-            "give a directory written by verify diff, e.g. .verify/runs/latest"
+            f"{path} is corrupt ({exc.detail}); the run was interrupted or the file edited: "
+            "run verify diff again"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"cannot read {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise RunDirError(
-            f"{path} is corrupt (invalid JSON at line {exc.lineno}: {exc.msg}); "
-            "the run was interrupted or the file edited: run verify diff again"
-        ) from None
-    if not isinstance(data, dict):
-        raise RunDirError(f"{path} is corrupt (not a JSON object); run verify diff again")
-    return data
 
 
 def read_run(path: str) -> StoredRun:

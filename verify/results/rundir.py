@@ -20,6 +20,31 @@ def tmp_suffix() -> str:
     return f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
 
 
+class RunFileError(Exception):
+    """A run directory's JSON file that cannot be used: `kind` is missing, unreadable or corrupt,
+    `detail` says how. Each reader turns it into its own advice (resume, report or gate)."""
+
+    def __init__(self, path: str, kind: str, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.path, self.kind, self.detail = path, kind, detail
+
+
+def read_object(path: str) -> dict[str, Any]:
+    """The JSON object in a run directory's file; RunFileError if there is none."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise RunFileError(path, "missing", "no such file") from None
+    except json.JSONDecodeError as exc:
+        raise RunFileError(path, "corrupt", f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunFileError(path, "unreadable", str(exc)) from None
+    if not isinstance(data, dict):
+        raise RunFileError(path, "corrupt", "not a JSON object")
+    return data
+
+
 def write_json(path: str, data: Any) -> None:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
     tmp = path + tmp_suffix()
@@ -141,17 +166,20 @@ def read_run(out_dir: str) -> dict[str, Any]:
     """A run directory's run.json; a missing or corrupt one is a RunDirError."""
     path = os.path.join(out_dir, "run.json")
     try:
-        with open(path, encoding="utf-8") as fh:
-            run = json.load(fh)
-    except FileNotFoundError:
+        run = read_object(path)
+    except RunFileError as exc:
+        if exc.kind == "missing":
+            raise RunDirError(
+                f"{out_dir} is not a run directory (no run.json); give the directory of a verify diff run"
+            ) from None
         raise RunDirError(
-            f"{out_dir} is not a run directory (no run.json); give the directory of a verify diff run"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise RunDirError(
-            f"{path} is unreadable or corrupt ({exc}); it cannot be resumed, start a new run"
+            f"{path} is unreadable or corrupt ({exc.detail}); it cannot be resumed, start a new run"
         ) from None
     required = ("status", "plan", "mapping", "old_url", "new_url")
-    if not isinstance(run, dict) or any(k not in run for k in required) or "sha256" not in run["mapping"]:
+    if (
+        any(k not in run for k in required)
+        or not isinstance(run["mapping"], dict)
+        or "sha256" not in run["mapping"]
+    ):
         raise RunDirError(f"{path} is not a verify run file; it cannot be resumed, start a new run")
     return run
