@@ -307,7 +307,28 @@ def _value_map(raw: Any, line: int, where: str, problems: _Problems) -> tuple[tu
     if not isinstance(raw, dict) or not raw:
         problems.add(line, f"{where}: a value map must be a non-empty mapping, e.g. {{0: DRAFT, 1: READY}}")
         return None
+    for side, values in (("keys", raw.keys()), ("values", raw.values())):
+        kinds = {_yaml_kind(v): v for v in values if v is not None}
+        if len(kinds) > 1:
+            (a, x), (b, y) = list(kinds.items())[:2]
+            problems.add(
+                line,
+                f"{where}: a value map's {side} must all be of one type, but it has {a} {x!r} and "
+                f"{b} {y!r}; write them as one type (quote a number meant as a string: '10')",
+            )
+            return None
     return tuple(raw.items())
+
+
+def _yaml_kind(value: Any) -> str:
+    """What YAML made of a scalar: a value map's keys, and its values, must each be one kind."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__  # dates and times, as YAML reads unquoted ISO dates
 
 
 def _tolerance(raw: Any, line: int, where: str, problems: _Problems) -> Tolerance | None:
