@@ -264,8 +264,9 @@ CASES = [
         check(),
         2,
         (
-            "m.yaml:8: entity 't' column 'amount': a value map's values must all be of one type, but it "
-            "has number 10 and string 'lots'; write them as one type (quote a number meant as a string: '10')",
+            "m.yaml:8: entity 't' column 'amount': a value map's values must all be of one type, "
+            "but it has number 10 and string 'lots'; write them as one type "
+            "(quote a number meant as a string: '10')",
         ),
         entity("key: [id]\ncolumns:\n  amount: {map_old: {1: 10, 2: lots}}"),
     ),
