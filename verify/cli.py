@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gc
 import os
@@ -15,6 +16,11 @@ from verify import __version__
 from verify.errors import EXIT_DIFFERENCES, EXIT_INTERRUPTED, EXIT_OK, UsageError, VerifyError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# At exit, the interpreter's last collection would walk every object that Polars, the readers
+# and their imports made (0.1-0.2 s); the work is done and written by then, so they are left
+# out of it. Refcounting still closes files and sockets. (atexit runs before that collection.)
+atexit.register(gc.freeze)
 
 
 def reports_errors(fn: F) -> F:
@@ -32,11 +38,6 @@ def reports_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
-        finally:
-            # The interpreter's last collection would walk every object that Polars, the
-            # readers and their imports made (0.1-0.2 s at exit); the work is done and written,
-            # so those objects are left out of it. Refcounting still closes files and sockets.
-            gc.freeze()
 
     return wrapper  # type: ignore[return-value]
 

@@ -190,8 +190,8 @@ def compare(
         )
         return _differences(joined, old, keys, columns, counts, _NO_DUPLICATES)
     # Each side keeps the first row of each key, with how many rows hold it where a key repeats.
-    old, n_old = _first_of_each_key(old, old_repeats, _N_OLD)
-    new, n_new = _first_of_each_key(new, new_repeats, _N_NEW)
+    old, counted_old = _first_of_each_key(old, old_repeats, _N_OLD)
+    new, counted_new = _first_of_each_key(new, new_repeats, _N_NEW)
     joined = old.with_columns(pl.lit(True).alias(_OLD)).join(
         new.with_columns(pl.lit(True).alias(_NEW)).rename({c: f"{c}{_NEW}" for c in names}),
         on=keys,
@@ -202,7 +202,7 @@ def compare(
     )
     dups = _NO_DUPLICATES
     if not unique:
-        joined, dups = _split_duplicates(joined, keys, n_old, n_new)
+        joined, dups = _split_duplicates(joined, keys, counted_old, counted_new)
         counts.duplicate_keys = dups.height
     return _differences(joined, old, keys, columns, counts, dups)
 
@@ -221,19 +221,19 @@ def _first_of_each_key(df: pl.DataFrame, repeats: pl.Series | None, name: str) -
 
 
 def _split_duplicates(
-    joined: pl.DataFrame, keys: list[str], n_old: bool, n_new: bool
+    joined: pl.DataFrame, keys: list[str], counted_old: bool, counted_new: bool
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each key held by more than one row of a side, once, with its row count per side (0 where
     a side has none); and the rest, to compare. Both sides were collapsed to one row per key
     (_first_of_each_key), so this needs no search for the duplicated keys."""
     in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
-    count_old = pl.col(_N_OLD) if n_old else pl.lit(1, pl.UInt32)
-    count_new = pl.col(_N_NEW) if n_new else pl.lit(1, pl.UInt32)
+    count_old = pl.col(_N_OLD) if counted_old else pl.lit(1, pl.UInt32)
+    count_new = pl.col(_N_NEW) if counted_new else pl.lit(1, pl.UInt32)
     old_rows = pl.when(in_old).then(count_old).otherwise(pl.lit(0, pl.UInt32))
     new_rows = pl.when(in_new).then(count_new).otherwise(pl.lit(0, pl.UInt32))
     repeated = (old_rows > 1) | (new_rows > 1)
     dups = joined.filter(repeated).select(*keys, old_rows.alias("old"), new_rows.alias("new"))
-    helpers = [c for c, present in ((_N_OLD, n_old), (_N_NEW, n_new)) if present]
+    helpers = [c for c, present in ((_N_OLD, counted_old), (_N_NEW, counted_new)) if present]
     return joined.filter(~repeated).drop(helpers), dups
 
 
