@@ -190,8 +190,8 @@ def compare(
         )
         return _differences(joined, old, keys, columns, counts, _NO_DUPLICATES)
     # Each side keeps the first row of each key, with how many rows hold it where a key repeats.
-    old, counted_old = _first_of_each_key(old, old_repeats, _N_OLD)
-    new, counted_new = _first_of_each_key(new, new_repeats, _N_NEW)
+    old = _first_of_each_key(old, old_repeats, _N_OLD)
+    new = _first_of_each_key(new, new_repeats, _N_NEW)
     joined = old.with_columns(pl.lit(True).alias(_OLD)).join(
         new.with_columns(pl.lit(True).alias(_NEW)).rename({c: f"{c}{_NEW}" for c in names}),
         on=keys,
@@ -202,7 +202,7 @@ def compare(
     )
     dups = _NO_DUPLICATES
     if not unique:
-        joined, dups = _split_duplicates(joined, keys, counted_old, counted_new)
+        joined, dups = _split_duplicates(joined, keys)
         counts.duplicate_keys = dups.height
     return _differences(joined, old, keys, columns, counts, dups)
 
@@ -210,30 +210,29 @@ def compare(
 _N_OLD, _N_NEW = "__n_old__", "__n_new__"
 
 
-def _first_of_each_key(df: pl.DataFrame, repeats: pl.Series | None, name: str) -> tuple[pl.DataFrame, bool]:
+def _first_of_each_key(df: pl.DataFrame, repeats: pl.Series | None, name: str) -> pl.DataFrame:
     """The first row of each key of a frame in key order, with its row count under `name`
-    when some key repeats; and whether that column was added."""
+    when some key repeats (a frame whose keys are unique is returned as it is)."""
     if repeats is None:
-        return df, False
+        return df
     starts = (~repeats).arg_true()
     ends = pl.concat([starts.slice(1), pl.Series([df.height], dtype=starts.dtype)])
-    return df.gather(starts).with_columns((ends - starts).cast(pl.UInt32).alias(name)), True
+    return df.gather(starts).with_columns((ends - starts).cast(pl.UInt32).alias(name))
 
 
-def _split_duplicates(
-    joined: pl.DataFrame, keys: list[str], counted_old: bool, counted_new: bool
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _split_duplicates(joined: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each key held by more than one row of a side, once, with its row count per side (0 where
     a side has none); and the rest, to compare. Both sides were collapsed to one row per key
-    (_first_of_each_key), so this needs no search for the duplicated keys."""
+    (_first_of_each_key), so this needs no search for the duplicated keys; a side without a
+    count column held each of its keys once."""
+    helpers = [c for c in (_N_OLD, _N_NEW) if c in joined.columns]
     in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
-    count_old = pl.col(_N_OLD) if counted_old else pl.lit(1, pl.UInt32)
-    count_new = pl.col(_N_NEW) if counted_new else pl.lit(1, pl.UInt32)
+    count_old = pl.col(_N_OLD) if _N_OLD in helpers else pl.lit(1, pl.UInt32)
+    count_new = pl.col(_N_NEW) if _N_NEW in helpers else pl.lit(1, pl.UInt32)
     old_rows = pl.when(in_old).then(count_old).otherwise(pl.lit(0, pl.UInt32))
     new_rows = pl.when(in_new).then(count_new).otherwise(pl.lit(0, pl.UInt32))
     repeated = (old_rows > 1) | (new_rows > 1)
     dups = joined.filter(repeated).select(*keys, old_rows.alias("old"), new_rows.alias("new"))
-    helpers = [c for c, present in ((_N_OLD, counted_old), (_N_NEW, counted_new)) if present]
     return joined.filter(~repeated).drop(helpers), dups
 
 
