@@ -73,6 +73,13 @@ def scenario(tmp_path_factory):
     }
 
 
+def cli_diff(scenario, out: Path, *extra: str):
+    """`verify diff` of the scenario's two stores through the command line, into `out`."""
+    old, new = f"sqlite:///{scenario['old']}", f"sqlite:///{scenario['new']}"
+    argv = ["diff", "--mapping", MAPPING, "--old", old, "--new", new, "--out", str(out), *extra]
+    return CliRunner().invoke(main, argv)
+
+
 def test_the_report_names_exactly_the_repaired_keys_as_fixed(scenario, tmp_path):
     out = tmp_path / "report.json"
     result = CliRunner().invoke(main, ["report", "--run", str(scenario["second"]), "--json", str(out)])
@@ -109,25 +116,15 @@ def test_only_previous_mismatches_rechecks_exactly_those_keys(scenario, tmp_path
         .height
     )
     out = tmp_path / "recheck"
-    result = CliRunner().invoke(
-        main,
-        [
-            "diff",
-            "--mapping",
-            MAPPING,
-            "--old",
-            f"sqlite:///{scenario['old']}",
-            "--new",
-            f"sqlite:///{scenario['new']}",
-            "--out",
-            str(out),
-            "--only-previous-mismatches",
-            str(first),
-            "--format",
-            "json",
-            "--segment-rows",
-            "500",  # several segments, each narrowed to the keys inside it
-        ],
+    result = cli_diff(
+        scenario,
+        out,
+        "--only-previous-mismatches",
+        str(first),
+        "--format",
+        "json",
+        "--segment-rows",
+        "500",  # several segments, each narrowed to the keys inside it
     )
     assert result.exit_code == 1, result.output
     summary = json.loads(result.output)
@@ -146,21 +143,6 @@ def test_only_previous_mismatches_rechecks_exactly_those_keys(scenario, tmp_path
 
 
 def test_only_previous_mismatches_of_a_missing_run_is_one_clear_error(scenario, tmp_path):
-    result = CliRunner().invoke(
-        main,
-        [
-            "diff",
-            "--mapping",
-            MAPPING,
-            "--old",
-            f"sqlite:///{scenario['old']}",
-            "--new",
-            f"sqlite:///{scenario['new']}",
-            "--out",
-            str(tmp_path / "x"),
-            "--only-previous-mismatches",
-            str(tmp_path / "nope"),
-        ],
-    )
+    result = cli_diff(scenario, tmp_path / "x", "--only-previous-mismatches", str(tmp_path / "nope"))
     assert result.exit_code == 2, result.output
     assert "does not exist" in result.output and "Traceback" not in result.output
