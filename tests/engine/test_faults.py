@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from interrupts import interrupt_when
 
 import verify.engine.worker as worker
 from verify.engine.run import DiffOptions, run_diff
@@ -199,17 +199,8 @@ def test_ctrl_c_leaves_a_resumable_run_and_exits_130(tmp_path, stores):
     out = tmp_path / "run"
     verify = [sys.executable, "-m", "verify.cli", "diff", "--old", mysql_db.url, "--new", postgres_db.url]
     args = [*verify, "--mapping", m, "--out", str(out), "--workers", "1", "--segment-rows", "10"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     records = out / "segments" / "t"
-    deadline = time.monotonic() + 60
-    while not (records.is_dir() and any(records.glob("*.json"))) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and f"--resume {out}" in err
-    run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "partial" and run["interrupted"] is True
+    run = interrupt_when(args, out, lambda: records.is_dir() and any(records.glob("*.json")), 60)
     assert 1 <= run["segments"]["done"] < 4
 
     done = subprocess.run([*verify, "--resume", str(out)], capture_output=True, text=True, timeout=120)
