@@ -243,7 +243,8 @@ CASES = [
         2,
         (
             "m.yaml:8: entity 't' column 'amount': old side is Int64, new side is String; declare the "
-            "canonical 'type:' (one of int, decimal(P,S), float, string, bool, date, timestamp(0|3|6))",
+            "canonical 'type:' (one of int, uint, decimal(P,S), float, float(24), string, bool, date, "
+            "timestamp(0|3|6), binary, json, geometry, set, array, uuid, time)",
         ),
         entity("key: [id]\ncolumns:\n  amount: {}", new="t_text"),
     ),
@@ -374,7 +375,7 @@ CASES = [
         3,
         (
             "failed: t segment 3: entity 't' (old side): column 'qty' has value 'twelve' that is not a "
-            "valid Int64; fix the data or map it",
+            "valid int; fix the data or map it",
             "run PARTIAL (some segments failed)",
         ),
         entity("key: [id]\ncolumns: {qty: {type: int}}", old="counts", new="counts"),

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import polars as pl
 import pytest
 
+from verify.sources.dialects import dialect_for
 from verify.sources.urls import SourceURL
 
 PASSWORD = "Sekr3t-p4ss/XYZZY@!"
@@ -147,12 +148,12 @@ def test_the_user_may_only_select(store: Store) -> None:
     if store.family == "mysql":
         import pymysql
 
-        conn = pymysql.connect(**u.connect_args(), autocommit=True)
+        conn = pymysql.connect(**dialect_for(u).connect_args(u), autocommit=True)
         errors: tuple[type[Exception], ...] = (pymysql.err.OperationalError, pymysql.err.ProgrammingError)
     else:
         import psycopg
 
-        conn = psycopg.connect(**u.connect_args(), autocommit=True)
+        conn = psycopg.connect(**dialect_for(u).connect_args(u), autocommit=True)
         errors = (psycopg.errors.InsufficientPrivilege,)
     try:
         cur = conn.cursor()

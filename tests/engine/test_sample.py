@@ -17,7 +17,7 @@ from verify.engine.subset import M, Subset, make_subset, restrict, sample_sql
 from verify.errors import UsageError
 from verify.gate.stats import clopper_pearson_upper
 from verify.scenario import build
-from verify.sources.dialect import Dialect
+from verify.sources.dialects import Dialect, MySQL, Postgres, SQLite
 
 SIGNED = [0, 1, -1, 2, 7, M - 1, M, M + 1, -M, 2**31, -(2**31), 2**62, 2**63 - 1, -(2**63), *range(100, 3100)]
 UNSIGNED = [k for k in SIGNED if k >= 0] + [2**63, 2**63 + 1, 2**64 - 1]
@@ -51,7 +51,7 @@ def test_sqlite_keeps_the_keys_polars_keeps(tmp_path):
     with sqlite3.connect(db) as c:
         c.execute("CREATE TABLE t (k INTEGER)")
         c.executemany("INSERT INTO t VALUES (?)", [(k,) for k in SIGNED])
-        got = {k for (k,) in c.execute(f"SELECT k FROM t WHERE {where(Dialect('sqlite'))}")}
+        got = {k for (k,) in c.execute(f"SELECT k FROM t WHERE {where(SQLite())}")}
     assert got == kept_by_polars(SIGNED, pl.Int64)
 
 
@@ -67,7 +67,7 @@ def test_mariadb_keeps_the_keys_polars_keeps_bigint_unsigned_too(mysql_db):
         "INSERT INTO s_signed VALUES " + ", ".join(f"({k})" for k in SIGNED),
         "INSERT INTO s_unsigned VALUES " + ", ".join(f"({k})" for k in UNSIGNED),
     )
-    d = Dialect("mysql", mariadb=True)
+    d = MySQL(mariadb=True)
     engine = mysql_db.engine()
     with engine.connect() as conn:
         for table, keys, dtype in (("s_signed", SIGNED, pl.Int64), ("s_unsigned", UNSIGNED, pl.UInt64)):
@@ -93,7 +93,7 @@ def test_postgres_keeps_the_keys_polars_keeps_int4_too(postgres_db):
         "INSERT INTO s8 VALUES " + ", ".join(f"({k})" for k in SIGNED),
         "INSERT INTO s4 VALUES " + ", ".join(f"({k})" for k in small),
     )
-    d = Dialect("postgres")
+    d = Postgres()
     engine = postgres_db.engine()
     with engine.connect() as conn:
         for table, keys in (("s8", SIGNED), ("s4", small)):
@@ -105,7 +105,7 @@ def test_postgres_keeps_the_keys_polars_keeps_int4_too(postgres_db):
 def test_composite_keys_hash_every_column(tmp_path):
     pairs = [(a, b) for a in range(40) for b in range(-20, 20)]
     db = tmp_path / "k.db"
-    d = Dialect("sqlite")
+    d = SQLite()
     sql = sample_sql(SUBSET, [d.quote("a"), d.quote("b")], d)
     with sqlite3.connect(db) as c:
         c.execute("CREATE TABLE t (a INTEGER, b INTEGER)")

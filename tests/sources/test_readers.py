@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from verify.errors import SourceError
-from verify.sources.dialect import STATEMENT_TIMEOUT
+from verify.sources.dialects import STATEMENT_TIMEOUT
 from verify.sources.open import open_reader
 from verify.sources.urls import SourceURL
 

@@ -10,9 +10,10 @@ summarized again, down to a threshold, and then read as rows and diffed as usual
 is therefore exactly the row algorithm's.
 
 A column takes part only when both sides can render it this way: a plain column (no
-expression, value map, normalization or tolerance) of an integer, decimal, string, boolean,
-date or timestamp type, timestamps stored in UTC. One column that cannot makes the entity
-use the row algorithm; `verify check` and the run's notes say which and why.
+expression, value map, normalization or tolerance) whose dialect renders its canonical type
+(see each dialect's `render`), timestamps stored in UTC. One column that cannot makes the
+entity use the row algorithm; `verify check` and the run's notes say which and why, so a
+checksum run never fails on a type.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-
 from verify.engine.normalize import IDENTIFIER, SideRecipe
-from verify.sources.dialect import Dialect
+from verify.sources.columns import SourceColumn
+from verify.sources.dialects import Dialect
 
 LEAF_ROWS = 200  # segments are summarized in buckets of about this many rows; differing ones are read
 
@@ -60,63 +60,52 @@ class _NotRenderable(Exception):
 def checksum_sql(
     recipe: SideRecipe,
     key_count: int,
-    raw: pl.Schema,
+    columns: dict[str, SourceColumn],
     dialect: Dialect,
     tolerant: set[str],
 ) -> tuple[ChecksumSQL | None, list[str]]:
     """The side's renderings, or None and why the entity must be read as rows."""
-    if dialect.family not in ("mysql", "postgres"):
-        return None, [f"{recipe.side} side: checksums are computed on MySQL/MariaDB and PostgreSQL only"]
+    if not dialect.checksums:
+        return None, [f"{recipe.side} side: {dialect.family} has no hash function in its SQL for checksums"]
     rendered, why = [], []
     for col in recipe.columns:
         try:
-            rendered.append(_render(col, recipe, raw, dialect, tolerant))
+            rendered.append(_render(col, recipe, columns, dialect, tolerant))
         except _NotRenderable as exc:
             why.append(f"column '{col.name}' ({recipe.side} side): {exc}")
     if why:
         return None, why
     key = recipe.columns[0]
-    if key_count == 1 and key.type.kind in ("int", "uint") and raw[key.expr].is_integer():
+    if key_count == 1 and key.type.kind in ("int", "uint") and columns[key.expr].kind in ("int", "uint64"):
         # One integer key: count it distinct as it is (NULLs are not counted, so a NULL key
         # shows as a duplicate and its range is read as rows: safe, and rare).
         return ChecksumSQL(_concat(rendered, dialect), dialect.quote(key.expr)), []
     return ChecksumSQL(_concat(rendered, dialect), _concat(rendered[:key_count], dialect)), []
 
 
-def _render(col: Any, recipe: SideRecipe, raw: pl.Schema, dialect: Dialect, tolerant: set[str]) -> str:
+def _render(
+    col: Any, recipe: SideRecipe, columns: dict[str, SourceColumn], dialect: Dialect, tolerant: set[str]
+) -> str:
     """The column's canonical value as text in SQL, identical for equal values on both sides."""
-    if not IDENTIFIER.match(col.expr) or col.expr not in raw:
+    if not IDENTIFIER.match(col.expr) or col.expr not in columns:
         raise _NotRenderable("an expression, not a plain column")
     if col.value_map or col.normalize:
         raise _NotRenderable("a value map or normalization, which SQL cannot repeat exactly")
     if col.name in tolerant:
         raise _NotRenderable("compared within a tolerance")
-    mysql = dialect.family == "mysql"
-    src, kind, x = raw[col.expr], col.type.kind, dialect.quote(col.expr)
-    if kind in ("int", "uint") and src.is_integer():
-        return f"CAST({x} AS {'CHAR' if mysql else 'TEXT'})"
-    if kind == "decimal" and (src.is_integer() or isinstance(src, pl.Decimal)):
-        wide = "DECIMAL(65,30)" if mysql else "NUMERIC(1000,30)"
-        return f"CAST(CAST({x} AS {wide}) AS {'CHAR' if mysql else 'TEXT'})"
-    if kind == "string" and src == pl.String:  # any bytes: its length says where it ends
-        return f"CONCAT(OCTET_LENGTH({x}), ':', {x})" if mysql else f"OCTET_LENGTH({x}) || ':' || {x}"
-    if kind == "bool" and (src == pl.Boolean or src.is_integer()):
-        true = f"{x} <> 0" if src.is_integer() else x
-        return f"CASE WHEN {true} THEN '1' WHEN NOT ({true}) THEN '0' END"
-    if kind == "date" and src == pl.Date:
-        if mysql:
-            return f"DATE_FORMAT({dialect.guard_temporal(x)}, '%Y-%m-%d')"
-        return f"TO_CHAR({x}, 'YYYY-MM-DD')"
-    if kind == "timestamp" and isinstance(src, pl.Datetime):
+    source = columns[col.expr]
+    if col.type.kind == "timestamp" and source.kind == "timestamp":
         zone = col.timezone or recipe.timezone or "UTC"
-        if src.time_zone is None and (zone not in ("UTC", "Etc/UTC") or recipe.timezone_column):
+        if zone not in ("UTC", "Etc/UTC") or recipe.timezone_column:
             where = recipe.timezone_column or zone
             raise _NotRenderable(f"local times in {where}, which SQL cannot turn into UTC portably")
-        if mysql:
-            return f"DATE_FORMAT({dialect.guard_temporal(x)}, '%Y-%m-%d %H:%i:%s.%f')"
-        utc = f"{x} AT TIME ZONE 'UTC'" if src.time_zone else x
-        return f"TO_CHAR({utc}, 'YYYY-MM-DD HH24:MI:SS.US')"
-    raise _NotRenderable(f"{kind} from {src}, which has no exact text rendering in both dialects")
+    sql = dialect.render(source, col.type)
+    if sql is None:
+        raise _NotRenderable(
+            f"{col.type} from {source.db_type}, which {dialect.family} cannot render as text exactly "
+            "as the other side does"
+        )
+    return sql
 
 
 def _concat(parts: list[str], dialect: Dialect) -> str:
@@ -127,30 +116,22 @@ def _concat(parts: list[str], dialect: Dialect) -> str:
     summary's time rendering, not hashing.
     """
     fields = [f"COALESCE({p}, '-')" for p in parts]
-    if dialect.family == "mysql":
-        return "CONCAT(" + ", '|', ".join(fields) + ")"
-    return " || '|' || ".join(fields)
+    return dialect.concat([x for f in fields for x in (f, "'|'")][:-1])
 
 
 def summary_columns(rendering: ChecksumSQL, partition_sql: str, dialect: Dialect) -> list[str]:
     """Per row of the range: the row's hash, the key's rendering and the partition value."""
-    md5 = "MD5" if dialect.family == "mysql" else "md5"
-    return [f"{md5}({rendering.row}) AS h", f"{rendering.key} AS kh", f"{partition_sql} AS p"]
+    return [f"{dialect.md5(rendering.row)} AS h", f"{rendering.key} AS kh", f"{partition_sql} AS p"]
 
 
 def summary_sql(rows_sql: str, dialect: Dialect, width: int | None = None) -> str:
     """Count, distinct keys and checksum of the rows `rows_sql` selects, with the partition
     bounds; or, given a bucket `width`, the same per bucket FLOOR(p / width) of the partition."""
-    if dialect.family == "mysql":
-        total = "CAST(COALESCE(SUM(CAST(CONV(LEFT(h, 15), 16, 10) AS UNSIGNED)), 0) AS CHAR)"
-    else:
-        total = "CAST(COALESCE(SUM(CAST(CAST('x' || LEFT(h, 15) AS BIT(60)) AS BIGINT)), 0) AS TEXT)"
-    counts = f"COUNT(*) AS n, COUNT(DISTINCT kh) AS nk, {total} AS s"
+    counts = f"COUNT(*) AS n, COUNT(DISTINCT kh) AS nk, {dialect.hash_total('h')} AS s"
     if width is None:
         return f"SELECT {counts}, MIN(p) AS lo, MAX(p) AS hi FROM ({rows_sql}) verify_sum"
-    as_text = "CHAR" if dialect.family == "mysql" else "TEXT"
-    bucket = f"CAST(FLOOR(p / {width}.0) AS {'SIGNED' if dialect.family == 'mysql' else 'BIGINT'})"
-    return f"SELECT CAST({bucket} AS {as_text}) AS b, {counts} FROM ({rows_sql}) verify_sum GROUP BY {bucket}"
+    bucket = dialect.bucket("p", width)
+    return f"SELECT {dialect.as_text(bucket)} AS b, {counts} FROM ({rows_sql}) verify_sum GROUP BY {bucket}"
 
 
 def bucket_width(lo: int, hi: int, rows: int) -> int:

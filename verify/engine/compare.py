@@ -23,6 +23,7 @@ class ColumnCheck:
 
     name: str
     tolerance: Tolerance | None = None
+    kind: str = ""  # the canonical type's kind: geometry takes its tolerance per coordinate
 
 
 @dataclass
@@ -60,20 +61,72 @@ class SegmentCounts:
 
 
 def display(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """A value as the string shown in reports: ISO timestamps with offset, plain numbers."""
+    """A value as the string shown in reports: ISO timestamps with offset, plain numbers, bytes
+    in hex (0x…), lists in brackets, lengths of time as [-]H:MM:SS[.ffffff]."""
     if isinstance(dtype, pl.Datetime):
         return expr.dt.to_string("%Y-%m-%d %H:%M:%S%.f%:z")
+    if dtype == pl.Binary:
+        return pl.concat_str([pl.lit("0x"), expr.bin.encode("hex")])
+    if isinstance(dtype, pl.List):
+        return pl.concat_str([pl.lit("["), expr.cast(pl.List(pl.String)).list.join(", "), pl.lit("]")])
+    if isinstance(dtype, pl.Duration):
+        return _duration_text(expr)
     return expr.cast(pl.String)
 
 
-def _equal(old: pl.Expr, new: pl.Expr, dtype: pl.DataType, tol: Tolerance | None) -> pl.Expr:
-    """Null-safe equality; numbers within the declared tolerance count as equal."""
+def _duration_text(expr: pl.Expr) -> pl.Expr:
+    us = expr.dt.total_microseconds()
+    size = us.abs()
+    two = [(size // unit % 60).cast(pl.String).str.zfill(2) for unit in (60_000_000, 1_000_000)]
+    frac = size % 1_000_000
+    return pl.concat_str(
+        [
+            pl.when(us < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+            (size // 3_600_000_000).cast(pl.String),
+            pl.lit(":"),
+            two[0],
+            pl.lit(":"),
+            two[1],
+            pl.when(frac > 0)
+            .then(pl.lit(".") + frac.cast(pl.String).str.zfill(6).str.strip_chars_end("0"))
+            .otherwise(pl.lit("")),
+        ]
+    )
+
+
+def _equal(old: pl.Expr, new: pl.Expr, dtype: pl.DataType, check: ColumnCheck) -> pl.Expr:
+    """Null-safe equality; numbers (and a geometry's coordinates) within the declared tolerance
+    count as equal."""
     same = old.eq_missing(new)
-    if tol is None or not dtype.is_numeric():
+    tol = check.tolerance
+    if tol is None:
         return same
+    if check.kind == "geometry":
+        return same | _shapes_close(old, new, tol).fill_null(False)
     a, b = old.cast(pl.Float64), new.cast(pl.Float64)
     close = (a - b).abs() <= (tol.abs + tol.rel * a.abs())
     return same | close.fill_null(False)
+
+
+def _shapes_close(old: pl.Expr, new: pl.Expr, tol: Tolerance) -> pl.Expr:
+    """Canonical WKT of the same shape (the text with every number taken out) whose coordinates
+    are each within the tolerance."""
+    from verify.sources.geometry import NUMBER
+
+    shape = old.str.replace_all(NUMBER, "#").eq(new.str.replace_all(NUMBER, "#"))
+    empty = pl.lit([], pl.List(pl.Float64))
+
+    def coords(e: pl.Expr) -> pl.Expr:  # emptied where shapes differ, so the lists line up
+        return (
+            pl.when(shape)
+            .then(e.str.extract_all(NUMBER).list.eval(pl.element().cast(pl.Float64)))
+            .otherwise(empty)
+        )
+
+    a, b = coords(old), coords(new)
+    magnitude = pl.element().abs()
+    worst = ((a - b).list.eval(magnitude) - a.list.eval(magnitude) * tol.rel).list.max()
+    return shape & (worst.fill_null(0.0) <= tol.abs)
 
 
 def in_key_order(df: pl.DataFrame, keys: list[str]) -> bool:
@@ -249,7 +302,7 @@ def _differences(
     in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
     flags = joined.with_columns(
         *[
-            (in_old & in_new & ~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col.tolerance)).alias(
+            (in_old & in_new & ~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col)).alias(
                 f"diff:{c}"
             )
             for c, col in zip(names, columns, strict=True)

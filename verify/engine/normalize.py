@@ -7,6 +7,8 @@ scale, strings byte-exact unless the mapping asks for trim, lower or NFC.
 
 from __future__ import annotations
 
+import decimal
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,7 @@ class ColumnRecipe:
     value_map: tuple[tuple[Any, Any], ...] | None = None
     normalize: tuple[str, ...] = ()
     timezone: str | None = None  # the column's own zone for naive values, over the side's
+    pad: bool = False  # a CHAR(n) column: its trailing blanks are padding, not compared
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def canonicalize(raw: pl.DataFrame, recipe: SideRecipe) -> pl.DataFrame:
     for col in recipe.columns:
         series = evaluate(raw, col)
         series = convert(series, col.type, recipe, raw, col.name, col.timezone)
-        out.append(normalize_strings(series, col.normalize))
+        out.append(normalize_strings(series, ("rtrim", *col.normalize) if col.pad else col.normalize))
     return pl.DataFrame(out)
 
 
@@ -116,42 +119,11 @@ def convert(
 ) -> pl.Series:
     """Cast a series to its canonical type; values that cannot be converted are a RunError."""
     src = series.dtype
-    kind = ctype.kind
     try:
-        if kind == "timestamp":
+        if ctype.kind == "timestamp":
             return _to_timestamp(series, ctype, recipe, raw, zone)
-        if kind == "date":
-            if src == pl.String:
-                series = _null_zero_dates(series).str.to_date(strict=False)
-            elif isinstance(src, pl.Datetime):
-                series = series.dt.date()
-            return _checked(series.cast(pl.Date), series, column, recipe)
-        if kind == "decimal":
-            dtype = pl.Decimal(38, ctype.scale or 0)
-            if src == pl.String:
-                return _checked(series.str.strip_chars().cast(dtype, strict=False), series, column, recipe)
-            if src.is_float():
-                return series.round(ctype.scale or 0).cast(dtype)
-            return series.cast(dtype)
-        if kind in ("int", "uint"):
-            int_type = pl.Int64 if kind == "int" else pl.UInt64
-            if src == pl.String:
-                return _checked(series.str.strip_chars().cast(int_type, strict=False), series, column, recipe)
-            return series.cast(int_type)
-        if kind == "float":
-            if src == pl.String:
-                return _checked(series.cast(pl.Float64, strict=False), series, column, recipe)
-            return series.cast(pl.Float64)
-        if kind == "bool":
-            if src == pl.Boolean:
-                return series
-            if src == pl.String:
-                low = series.str.strip_chars().str.to_lowercase()
-                out = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
-                return _checked(pl.select(out.alias(series.name)).to_series(), series, column, recipe)
-            return series.cast(pl.Float64).ne(0).alias(series.name)
-        return series.cast(pl.String)
-    except pl.exceptions.PolarsError as exc:
+        return _checked(_CONVERSIONS[ctype.kind](series, ctype), series, column, recipe, ctype)
+    except (pl.exceptions.PolarsError, ValueError) as exc:
         raise RunError(
             f"entity '{recipe.entity}' ({recipe.side} side): column '{column}' cannot be "
             f"converted from {src} to {ctype}: {str(exc).splitlines()[0]}; "
@@ -159,7 +131,176 @@ def convert(
         ) from None
 
 
-def _checked(out: pl.Series, before: pl.Series, column: str, recipe: SideRecipe) -> pl.Series:
+def _to_date(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    if series.dtype == pl.String:
+        series = _null_zero_dates(series).str.to_date(strict=False)
+    elif isinstance(series.dtype, pl.Datetime):
+        series = series.dt.date()
+    return series.cast(pl.Date)
+
+
+def _to_decimal(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    dtype = pl.Decimal(38, ctype.scale or 0)
+    if series.dtype == pl.String:
+        return series.str.strip_chars().cast(dtype, strict=False)
+    if series.dtype.is_float():
+        return series.round(ctype.scale or 0).cast(dtype)
+    return series.cast(dtype)
+
+
+def _to_integer(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    int_type = pl.Int64 if ctype.kind == "int" else pl.UInt64
+    if series.dtype == pl.String:
+        return series.str.strip_chars().cast(int_type, strict=False)
+    return series.cast(int_type)
+
+
+def _to_float(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    out = series.cast(pl.Float64, strict=series.dtype != pl.String)
+    return out.cast(pl.Float32).cast(pl.Float64) if ctype.precision == 24 else out
+
+
+def _to_bool(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    """Booleans as they are; text as 1/0, t/f, yes/no...; numbers 0 and 1 only (a 2 is no bool)."""
+    if series.dtype == pl.Boolean:
+        return series
+    if series.dtype == pl.String:
+        low = series.str.strip_chars().str.to_lowercase()
+        out = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
+    else:
+        number = series.cast(pl.Float64)
+        out = pl.when(number == 1).then(True).when(number == 0).then(False).otherwise(None)
+    return pl.select(out.alias(series.name)).to_series()
+
+
+def _to_string(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    return series.cast(pl.String)
+
+
+def _to_binary(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    return series.cast(pl.Binary)
+
+
+def _to_json(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    """JSON text as one canonical text per value: equal JSON values, equal text."""
+    texts = series.cast(pl.String).to_list()
+    return pl.Series(series.name, [None if t is None else canonical_json(t) for t in texts], dtype=pl.String)
+
+
+def _to_geometry(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    from verify.sources.geometry import wkb_series, wkt_series
+
+    return wkb_series(series) if series.dtype == pl.Binary else wkt_series(series.cast(pl.String))
+
+
+def _to_set(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    from verify.sources.columns import set_members
+
+    return set_members(series)
+
+
+def _to_array(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    from verify.sources.columns import text_list
+
+    return text_list(series)
+
+
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _to_uuid(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    """Lower-case and hyphenated, from text (with or without hyphens) or 16 bytes."""
+    if series.dtype == pl.Binary:
+        hexed = pl.when(series.bin.size() == 16).then(series.bin.encode("hex")).otherwise(None)
+        text = pl.select(hexed.alias(series.name)).to_series()
+    else:
+        text = series.cast(pl.String).str.strip_chars().str.to_lowercase()
+    bare = text.str.replace_all("-", "", literal=True)
+    dashed = pl.concat_str(
+        [
+            bare.str.slice(0, 8),
+            bare.str.slice(8, 4),
+            bare.str.slice(12, 4),
+            bare.str.slice(16, 4),
+            bare.str.slice(20),
+        ],
+        separator="-",
+    )
+    out = pl.when(dashed.str.contains(_UUID)).then(dashed).otherwise(None)
+    return pl.select(out.alias(series.name)).to_series()
+
+
+def _to_time(series: pl.Series, ctype: CanonicalType) -> pl.Series:
+    """A signed length of time in microseconds, from a duration, a time of day or text
+    '[-]H:MM:SS[.ffffff]' (MySQL TIME's spelling)."""
+    if isinstance(series.dtype, pl.Duration):
+        return series.cast(pl.Duration("us"))
+    if series.dtype == pl.Time:
+        return (series.cast(pl.Int64) // 1000).cast(pl.Duration("us"))
+    parts = (
+        series.cast(pl.String)
+        .str.strip_chars()
+        .str.extract_groups(r"^(-)?(\d+):([0-5]\d):([0-5]\d)(?:\.(\d{1,6}))?$")
+    )
+    f = parts.struct.field
+    whole = (f("2").cast(pl.Int64) * 3600 + f("3").cast(pl.Int64) * 60 + f("4").cast(pl.Int64)) * 1_000_000
+    micros = whole + f("5").fill_null("0").str.pad_end(6, "0").cast(pl.Int64)
+    signed = pl.when(f("1") == "-").then(-micros).otherwise(micros)
+    return pl.select(signed.alias(series.name)).to_series().cast(pl.Duration("us"))
+
+
+_CONVERSIONS = {
+    "date": _to_date,
+    "decimal": _to_decimal,
+    "int": _to_integer,
+    "uint": _to_integer,
+    "float": _to_float,
+    "bool": _to_bool,
+    "string": _to_string,
+    "binary": _to_binary,
+    "json": _to_json,
+    "geometry": _to_geometry,
+    "set": _to_set,
+    "array": _to_array,
+    "uuid": _to_uuid,
+    "time": _to_time,
+}
+
+
+def canonical_json(text: str) -> str:
+    """One text per JSON value: keys sorted, no blanks, numbers by value (1.0 and 1e0 are 1)."""
+    return _dump(json.loads(text, parse_float=decimal.Decimal, parse_int=decimal.Decimal))
+
+
+def _dump(value: Any) -> str:
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_dump(value[k])}" for k in sorted(value))
+            + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ",".join(_dump(v) for v in value) + "]"
+    if isinstance(value, decimal.Decimal):
+        return _number(value)
+    return json.dumps(value, ensure_ascii=False)  # strings, true, false, null
+
+
+def _number(d: decimal.Decimal) -> str:
+    if not d.is_finite():
+        return str(d)
+    d = d.normalize()
+    exponent = d.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -30 <= exponent <= 30:  # plain digits for all but huge or tiny magnitudes
+        text = format(d, "f")
+        return "0" if text in ("-0", "0") else text
+    return str(d).replace("E+", "e").replace("E", "e")
+
+
+def _checked(
+    out: pl.Series, before: pl.Series, column: str, recipe: SideRecipe, ctype: CanonicalType | None = None
+) -> pl.Series:
     """A conversion that turned a non-null value into null lost data: say which value."""
     lost = before.is_not_null() & out.is_null()
     if before.dtype == pl.String:
@@ -168,8 +309,8 @@ def _checked(out: pl.Series, before: pl.Series, column: str, recipe: SideRecipe)
         example = before.filter(lost)[0]
         raise RunError(
             f"entity '{recipe.entity}' ({recipe.side} side): column '{column}' has "
-            f"value {example!r} that is not a valid {out.dtype}; fix the data or map it "
-            "with an expression or map_{old,new} in the mapping"
+            f"value {example!r} that is not a valid {ctype or out.dtype}; fix the data or map it "
+            "with an expression or map_{old,new} in the mapping, or declare the 'type:' it holds"
         )
     return out
 

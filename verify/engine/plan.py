@@ -14,6 +14,7 @@ import polars as pl
 from verify.engine import checksum
 from verify.engine.checksum import ChecksumSQL, checksum_sql
 from verify.engine.compare import ColumnCheck
+from verify.engine.meet import infer_type, kind_of
 from verify.engine.normalize import (
     IDENTIFIER,
     ColumnRecipe,
@@ -26,9 +27,10 @@ from verify.engine.normalize import (
 from verify.engine.rules import PlannedRule, plan_rules, rule_problems
 from verify.engine.subset import Subset, cohort_problem, sample_sql
 from verify.errors import MappingError, RunError, SourceError, UsageError
-from verify.mapping.model import Entity, Mapping
-from verify.mapping.types import CanonicalType
+from verify.mapping.model import Column, Entity, Mapping
+from verify.mapping.types import CHOICES, CanonicalType
 from verify.sources.base import Reader
+from verify.sources.columns import SourceColumn
 
 SIDES = ("old", "new")
 
@@ -43,7 +45,7 @@ class SideQuery:
     where: str | None
     partition_sql: str | None  # the partition column as written in bounds
     partition_bytes: bool = False  # string partition: bound by byte order
-    decimal_text: tuple[tuple[str, int], ...] = ()  # decimals read as text, and their scale
+    columns: tuple[SourceColumn, ...] = ()  # what is read, to decode each into its raw type
     sample: str | None = None  # the key-hashed sample as a condition (see engine/subset.py)
 
 
@@ -84,52 +86,68 @@ class EntityPlan:
     checksum_notes: tuple[str, ...] = ()
     checksum_width: int | None = None  # partition width of a checksum bucket (~LEAF_ROWS rows)
     subset: Subset | None = None  # only these rows are compared (sample, cohort)
+    type_notes: tuple[str, ...] = ()  # how columns of particular types are compared (verify check)
 
 
-def _kind_of(dtype: pl.DataType) -> str:
-    if dtype == pl.Null:
-        return "null"
-    if dtype.is_unsigned_integer():
-        return "uint64" if dtype == pl.UInt64 else "uint"
-    if dtype.is_integer():
-        return "int"
-    if isinstance(dtype, pl.Decimal):
-        return "decimal"
-    if dtype.is_float():
-        return "float"
-    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-        return "string"
-    if dtype == pl.Boolean:
-        return "bool"
-    if dtype == pl.Date:
-        return "date"
-    if isinstance(dtype, pl.Datetime):
-        return "timestamp"
-    return str(dtype)
+class _Catalog:
+    """One side's columns, as its database's catalog describes them."""
+
+    def __init__(self, entity: Entity, side: str, reader: Reader) -> None:
+        self.entity, self.side, self.reader = entity, side, reader
+        try:
+            self.columns = {c.name: c for c in reader.dialect.columns(reader, entity.side(side))}
+        except SourceError as exc:
+            raise SourceError(_unreadable(entity, side, reader, exc), exc.url_masked) from None
+        self.needed: list[str] = []
+
+    def lookup(self, name: str) -> str | None:
+        """A column by name; exact first, then ignoring case (PostgreSQL folds names)."""
+        if name in self.columns:
+            return name
+        folded = [c for c in self.columns if c.lower() == name.lower()]
+        return folded[0] if len(folded) == 1 else None
+
+    def need(self, name: str, line: int, problems: list[tuple[int | None, str]]) -> str | None:
+        """The real name of a column the mapping reads, or None after saying why it cannot be."""
+        real = self.lookup(name)
+        if real is None:
+            cols = list(self.columns)
+            shown = ", ".join(cols[:25]) + (f", … ({len(cols)} in all)" if len(cols) > 25 else "")
+            problems.append(
+                (
+                    line,
+                    f"unknown column '{name}' in entity '{self.entity.name}' ({self.side} side, "
+                    f"{self.entity.side(self.side).source_name}); columns there: {shown}",
+                )
+            )
+            return None
+        if not self.columns[real].supported:
+            problems.append((line, self.columns[real].unsupported_message(self.entity.name, self.side)))
+            return None
+        if real not in self.needed:
+            self.needed.append(real)
+        return real
+
+    def frame(self) -> pl.DataFrame:
+        """The needed columns, typed and empty: what expressions are tried on."""
+        return pl.DataFrame(schema={c: self.columns[c].dtype() for c in self.needed})
+
+    def read_columns(self) -> tuple[SourceColumn, ...]:
+        return tuple(self.columns[c] for c in self.needed)
 
 
-def infer_type(old: pl.DataType, new: pl.DataType) -> CanonicalType | None:
-    """The canonical type two sides' types meet at, or None when the mapping must declare one."""
-    a, b = _kind_of(old), _kind_of(new)
-    if a == "null":
-        a = b
-    if b == "null":
-        b = a
-    pair = {a, b}
-    scale = max((d.scale or 0) for d in (old, new) if isinstance(d, pl.Decimal)) if "decimal" in pair else 0
-    if pair <= {"int", "uint"}:
-        return CanonicalType("int")
-    if pair == {"uint64"}:
-        return CanonicalType("uint")
-    if pair <= {"int", "uint", "uint64", "decimal"}:
-        return CanonicalType("decimal", 38, scale)
-    if pair <= {"int", "uint", "float"}:
-        return CanonicalType("float")
-    if pair <= {"bool", "int", "uint"} and "bool" in pair:
-        return CanonicalType("bool")
-    if len(pair) == 1 and a in ("string", "bool", "date", "timestamp", "float"):
-        return CanonicalType(a, 6 if a == "timestamp" else None)
-    return None
+@dataclass
+class _Spec:
+    """A canonical column being planned: its expression per side and what the mapping says."""
+
+    name: str
+    exprs: dict[str, str]
+    ctype: CanonicalType | None
+    column: Column | None
+    line: int
+
+    def value_map(self, side: str) -> tuple[tuple[Any, Any], ...] | None:
+        return self.column.value_map(side) if self.column is not None else None
 
 
 def plan_entity(
@@ -147,154 +165,19 @@ def plan_entity(
     are used as they are (a resumed run keeps the segments it started with). With a `subset`,
     only its rows are compared: the sample goes into the SQL where the key allows.
     """
+    catalogs = {side: _Catalog(entity, side, readers[side]) for side in SIDES}
     problems: list[tuple[int | None, str]] = []
-    where = f"entity '{entity.name}'"
-    raw: dict[str, pl.DataFrame] = {}
-    for side in SIDES:
-        s = entity.side(side)
-        sql = readers[side].dialect.select(["*"], s.table, s.query, [s.where] if s.where else [])
-        try:
-            raw[side] = pl.DataFrame(schema=readers[side].schema(sql))
-        except SourceError as exc:
-            raise SourceError(_unreadable(entity, side, readers[side], exc), exc.url_masked) from None
-    wide = {side: _wide_decimals(entity.side(side), readers[side], raw[side]) for side in SIDES}
-    for side in SIDES:
-        if wide[side]:
-            raw[side] = raw[side].with_columns(
-                pl.col(c).cast(pl.Decimal(38, s)) for c, s in wide[side].items()
-            )
-
-    def lookup(side: str, name: str) -> str | None:
-        """A raw column by name; exact first, then ignoring case (PostgreSQL folds names)."""
-        cols = raw[side].columns
-        if name in cols:
-            return name
-        folded = [c for c in cols if c.lower() == name.lower()]
-        return folded[0] if len(folded) == 1 else None
-
-    def missing(side: str, name: str, line: int) -> None:
-        cols = raw[side].columns
-        shown = ", ".join(cols[:25]) + (f", … ({len(cols)} in all)" if len(cols) > 25 else "")
-        problems.append(
-            (
-                line,
-                f"unknown column '{name}' in {where} ({side} side, "
-                f"{entity.side(side).source_name}); columns there: {shown}",
-            )
-        )
-
-    # Canonical columns: (name, old expr, new expr, declared type, column spec or None)
-    specs: list[tuple[str, str, str, CanonicalType | None, Any]] = []
-    for k in entity.key:
-        specs.append((k.name, k.old, k.new, k.type, None))
-    if entity.all_shared:
-        key_raw = {(k.old.lower(), k.new.lower()) for k in entity.key}
-        key_cols = {c for pair in key_raw for c in pair}
-        new_lower = {c.lower(): c for c in raw["new"].columns}
-        for c in raw["old"].columns:
-            if c.lower() in new_lower and c.lower() not in key_cols and c not in entity.ignore:
-                specs.append((c, c, new_lower[c.lower()], None, None))
-        for name in entity.ignore:
-            if lookup("old", name) is None and lookup("new", name) is None:
-                missing("old", name, entity.line)
-    else:
-        for col in entity.columns:
-            specs.append((col.name, col.old, col.new, col.type, col))
-
-    # Resolve raw names and check every referenced column exists.
-    resolved: list[tuple[str, dict[str, str], CanonicalType | None, Any]] = []
-    key_lines = {k.name: k.line for k in entity.key}
-    needed: dict[str, list[str]] = {"old": [], "new": []}
-    for name, old_expr, new_expr, ctype, spec in specs:
-        exprs = {}
-        line = spec.line if spec is not None else key_lines.get(name) or entity.line
-        for side, text in (("old", old_expr), ("new", new_expr)):
-            roots = root_names(text)
-            for r in roots:
-                real = lookup(side, r)
-                if real is None:
-                    missing(side, r, line)
-                elif real not in needed[side]:
-                    needed[side].append(real)
-            exprs[side] = lookup(side, text) or text if IDENTIFIER.match(text) else text
-        resolved.append((name, exprs, ctype, spec))
-    for side in SIDES:
-        tz_col = entity.side(side).timezone_column
-        if tz_col:
-            real = lookup(side, tz_col)
-            if real is None:
-                missing(side, tz_col, entity.line)
-            elif real not in needed[side]:
-                needed[side].append(real)
+    specs = _specs(entity, catalogs, problems)
     if problems:
         raise MappingError(mapping.path, problems)
-
-    # Canonical types: declared, or where both sides' types meet.
-    recipes: dict[str, list[ColumnRecipe]] = {"old": [], "new": []}
-    types: dict[str, str] = {}
-    for name, exprs, ctype, spec in resolved:
-        out_types = {}
-        for side in SIDES:
-            probe = ColumnRecipe(
-                name,
-                exprs[side],
-                ctype or CanonicalType("string"),
-                spec.value_map(side) if spec is not None else None,
-            )
-            try:
-                out_types[side] = evaluate(raw[side].select(needed[side]), probe).dtype
-            except Exception as exc:  # noqa: BLE001 - polars reports bad SQL in several types
-                problems.append(
-                    (
-                        spec.line if spec else entity.line,
-                        f"{where} column '{name}' ({side} side): expression "
-                        f"'{exprs[side]}' fails: {str(exc).splitlines()[0]}",
-                    )
-                )
-        if len(out_types) < 2:
-            continue
-        if ctype is None:
-            ctype = infer_type(out_types["old"], out_types["new"])
-            if ctype is None:
-                problems.append(
-                    (
-                        spec.line if spec else entity.line,
-                        f"{where} column '{name}': old side is {out_types['old']}, new side "
-                        f"is {out_types['new']}; declare the canonical 'type:' (one of int, "
-                        "decimal(P,S), float, string, bool, date, timestamp(0|3|6))",
-                    )
-                )
-                continue
-        types[name] = str(ctype)
-        for side in SIDES:
-            value_map = spec.value_map(side) if spec is not None else None
-            bad = _unfit_map_target(value_map, ctype)
-            if bad is not None:
-                problems.append(
-                    (
-                        spec.line if spec else entity.line,
-                        f"{where} column '{name}': map_{side} maps to {bad!r}, which is not a "
-                        f"valid {ctype}; change the map's value or the column's 'type:'",
-                    )
-                )
-            recipes[side].append(
-                ColumnRecipe(
-                    name,
-                    exprs[side],
-                    ctype,
-                    value_map,
-                    spec.normalize if spec is not None else (),
-                    spec.timezone if spec else None,
-                )
-            )
+    raw = {side: catalogs[side].frame() for side in SIDES}
+    recipes, types, type_notes = _recipes(entity, specs, catalogs, raw, problems)
     if problems:
         raise MappingError(mapping.path, problems)
-
     keys = entity.key_names
-    checks = (
-        tuple(ColumnCheck(c.name, c.tolerance) for c in entity.columns)
-        if not entity.all_shared
-        else tuple(ColumnCheck(name) for name, *_ in specs[len(keys) :])
+    checks = tuple(
+        ColumnCheck(s.name, s.column.tolerance if s.column else None, CanonicalType.parse(types[s.name]).kind)
+        for s in specs[len(keys) :]
     )
     side_recipes = {
         side: SideRecipe(
@@ -307,29 +190,20 @@ def plan_entity(
         for side in SIDES
     }
     canonical = canonicalize(raw["old"], side_recipes["old"]).schema
-    problems = [(line, f"{where} {text}") for line, text in rule_problems(entity.rules, canonical, keys)]
+    problems += [
+        (line, f"entity '{entity.name}' {text}")
+        for line, text in rule_problems(entity.rules, canonical, keys)
+    ]
     if problems:
         raise MappingError(mapping.path, problems)
-    partition, queries, notes = _partition(entity, raw, readers, needed, wide, lookup)
+    partition, queries, notes = _partition(entity, catalogs)
     problem = cohort_problem(subset, entity.name, list(types))
     if problem:
         raise UsageError(problem)
     if subset is not None and subset.fraction is not None:
-        queries, segment_rows, note = _push_sample(
-            entity, subset, raw, readers, queries, lookup, segment_rows
-        )
+        queries, segment_rows, note = _push_sample(entity, subset, catalogs, queries, segment_rows)
         notes = (*notes, note)
-    tolerant = {c.name for c in checks if c.tolerance is not None}
-    renderings = {
-        side: checksum_sql(side_recipes[side], len(keys), raw[side].schema, readers[side].dialect, tolerant)
-        for side in SIDES
-    }
-    checksum_notes = tuple(why for side in SIDES for why in renderings[side][1])
-    if partition is None or queries["old"].partition_bytes:
-        checksum_notes += ("segments are not ranges of an integer key column",)
-    if subset is not None:
-        checksum_notes += ("a sample or cohort is compared: it is chosen among rows, not ranges",)
-    rendered = {side: r for side, (r, _) in renderings.items() if r is not None}
+    rendered, checksum_notes = _checksums(entity, catalogs, side_recipes, checks, queries, partition, subset)
     if segments is None:
         segments = _segments(entity.name, partition, queries, readers, segment_rows)
     return EntityPlan(
@@ -343,11 +217,167 @@ def plan_entity(
         rules=plan_rules(entity.rules, today or dt.datetime.now(dt.UTC).date()),
         partition=partition,
         notes=notes,
-        checksum=rendered if len(rendered) == 2 and not checksum_notes else None,
+        checksum=rendered,
         checksum_notes=checksum_notes,
         checksum_width=_bucket_width(segments, segment_rows),
         subset=subset,
+        type_notes=type_notes,
     )
+
+
+def _specs(
+    entity: Entity, catalogs: dict[str, _Catalog], problems: list[tuple[int | None, str]]
+) -> list[_Spec]:
+    """The key columns, then the compared ones (listed, or every shared name for "*"), with the
+    raw columns each reads found in the catalogs."""
+    key_lines = {k.name: k.line for k in entity.key}
+    specs = [_Spec(k.name, {"old": k.old, "new": k.new}, k.type, None, key_lines[k.name]) for k in entity.key]
+    if entity.all_shared:
+        key_cols = {c.lower() for k in entity.key for c in (k.old, k.new)}
+        new_lower = {c.lower(): c for c in catalogs["new"].columns}
+        for c in catalogs["old"].columns:
+            if c.lower() in new_lower and c.lower() not in key_cols and c not in entity.ignore:
+                specs.append(_Spec(c, {"old": c, "new": new_lower[c.lower()]}, None, None, entity.line))
+        for name in entity.ignore:
+            if catalogs["old"].lookup(name) is None and catalogs["new"].lookup(name) is None:
+                catalogs["old"].need(name, entity.line, problems)  # says it is unknown
+    else:
+        specs += [_Spec(c.name, {"old": c.old, "new": c.new}, c.type, c, c.line) for c in entity.columns]
+    for spec in specs:
+        for side in SIDES:
+            text = spec.exprs[side]
+            reals = [catalogs[side].need(r, spec.line, problems) for r in root_names(text)]
+            if IDENTIFIER.match(text) and reals[0] is not None:
+                spec.exprs[side] = reals[0]
+    for side in SIDES:
+        tz_col = entity.side(side).timezone_column
+        if tz_col:
+            catalogs[side].need(tz_col, entity.line, problems)
+    return specs
+
+
+def _recipes(
+    entity: Entity,
+    specs: list[_Spec],
+    catalogs: dict[str, _Catalog],
+    raw: dict[str, pl.DataFrame],
+    problems: list[tuple[int | None, str]],
+) -> tuple[dict[str, list[ColumnRecipe]], dict[str, str], tuple[str, ...]]:
+    """Each column's canonical type (declared, or where both sides' types meet) and its recipes."""
+    where = f"entity '{entity.name}'"
+    recipes: dict[str, list[ColumnRecipe]] = {"old": [], "new": []}
+    types: dict[str, str] = {}
+    notes: list[str] = []
+    for spec in specs:
+        kinds: dict[str, str] = {}
+        scales: list[int] = []
+        for side in SIDES:
+            probe = ColumnRecipe(
+                spec.name, spec.exprs[side], spec.ctype or CanonicalType("string"), spec.value_map(side)
+            )
+            try:
+                dtype = evaluate(raw[side], probe).dtype
+            except Exception as exc:  # noqa: BLE001 - polars reports bad SQL in several types
+                problems.append(
+                    (
+                        spec.line,
+                        f"{where} column '{spec.name}' ({side} side): expression "
+                        f"'{spec.exprs[side]}' fails: {str(exc).splitlines()[0]}",
+                    )
+                )
+                continue
+            source = catalogs[side].columns.get(spec.exprs[side])
+            plain = source is not None and not spec.value_map(side)
+            kinds[side] = source.kind if plain and source is not None else kind_of(dtype)
+            if isinstance(dtype, pl.Decimal):
+                scales.append(dtype.scale or 0)
+        if len(kinds) < 2:
+            continue
+        ctype = spec.ctype or infer_type(kinds["old"], kinds["new"], max(scales, default=0))
+        if ctype is None:
+            shown = {
+                s: catalogs[s].columns[spec.exprs[s]].db_type
+                if spec.exprs[s] in catalogs[s].columns
+                else kinds[s]
+                for s in SIDES
+            }
+            problems.append(
+                (
+                    spec.line,
+                    f"{where} column '{spec.name}': old side is {shown['old']}, new side is "
+                    f"{shown['new']}; declare the canonical 'type:' (one of {CHOICES})",
+                )
+            )
+            continue
+        if (
+            spec.column is not None
+            and spec.column.tolerance is not None
+            and not (ctype.numeric or ctype.kind == "geometry")
+        ):
+            problems.append(
+                (
+                    spec.line,
+                    f"{where} column '{spec.name}': a tolerance applies to numbers and geometry, "
+                    f"not to {ctype}; remove it",
+                )
+            )
+        types[spec.name] = str(ctype)
+        for side in SIDES:
+            value_map = spec.value_map(side)
+            bad = _unfit_map_target(value_map, ctype)
+            if bad is not None:
+                problems.append(
+                    (
+                        spec.line,
+                        f"{where} column '{spec.name}': map_{side} maps to {bad!r}, which is not a "
+                        f"valid {ctype}; change the map's value or the column's 'type:'",
+                    )
+                )
+            source = catalogs[side].columns.get(spec.exprs[side])
+            pad = source is not None and source.pad and ctype.kind == "string"
+            if pad and source is not None:
+                notes.append(
+                    f"column '{spec.name}' ({side} side, {source.db_type}): trailing blanks are CHAR "
+                    "padding, not data, and are not compared"
+                )
+            recipes[side].append(
+                ColumnRecipe(
+                    spec.name,
+                    spec.exprs[side],
+                    ctype,
+                    value_map,
+                    spec.column.normalize if spec.column is not None else (),
+                    spec.column.timezone if spec.column else None,
+                    pad,
+                )
+            )
+    return recipes, types, tuple(notes)
+
+
+def _checksums(
+    entity: Entity,
+    catalogs: dict[str, _Catalog],
+    recipes: dict[str, SideRecipe],
+    checks: tuple[ColumnCheck, ...],
+    queries: dict[str, SideQuery],
+    partition: str | None,
+    subset: Subset | None,
+) -> tuple[dict[str, ChecksumSQL] | None, tuple[str, ...]]:
+    """Both sides' checksum renderings, or None and why the entity is read as rows."""
+    tolerant = {c.name for c in checks if c.tolerance is not None}
+    renderings = {
+        side: checksum_sql(
+            recipes[side], len(entity.key), catalogs[side].columns, catalogs[side].reader.dialect, tolerant
+        )
+        for side in SIDES
+    }
+    notes = tuple(why for side in SIDES for why in renderings[side][1])
+    if partition is None or queries["old"].partition_bytes:
+        notes += ("segments are not ranges of an integer key column",)
+    if subset is not None:
+        notes += ("a sample or cohort is compared: it is chosen among rows, not ranges",)
+    rendered = {side: r for side, (r, _) in renderings.items() if r is not None}
+    return (rendered if len(rendered) == 2 and not notes else None), notes
 
 
 def _bucket_width(segments: tuple[Segment, ...], segment_rows: int) -> int | None:
@@ -381,10 +411,8 @@ def _unreadable(entity: Entity, side: str, reader: Reader, exc: SourceError) -> 
 def _push_sample(
     entity: Entity,
     subset: Subset,
-    raw: dict[str, pl.DataFrame],
-    readers: dict[str, Reader],
+    catalogs: dict[str, _Catalog],
     queries: dict[str, SideQuery],
-    lookup: Any,
     segment_rows: int,
 ) -> tuple[dict[str, SideQuery], int, str]:
     """Put the sample into both sides' SQL when every key column is an integer on both sides.
@@ -393,12 +421,10 @@ def _push_sample(
     is taken after canonicalization (worker), by the same hash.
     """
     assert subset.fraction is not None
-    columns = {s: [lookup(s, k.on(s)) for k in entity.key] for s in SIDES}
-    integer = all(_kind_of(raw[s].schema[c]) in ("int", "uint", "uint64") for s in SIDES for c in columns[s])
-    conds = {
-        s: sample_sql(subset, [readers[s].dialect.quote(c) for c in columns[s]], readers[s].dialect)
-        for s in SIDES
-    }
+    columns = {s: [catalogs[s].lookup(k.on(s)) or k.on(s) for k in entity.key] for s in SIDES}
+    integer = all(catalogs[s].columns[c].kind in ("int", "uint64") for s in SIDES for c in columns[s])
+    dialects = {s: catalogs[s].reader.dialect for s in SIDES}
+    conds = {s: sample_sql(subset, [dialects[s].quote(c) for c in columns[s]], dialects[s]) for s in SIDES}
     share = f"sampled {subset.fraction:g} of '{entity.name}' keys (seed {subset.seed})"
     if not integer or None in conds.values():
         return queries, segment_rows, f"{share} after reading every row (the key is not integer in SQL)"
@@ -420,54 +446,15 @@ def _unfit_map_target(pairs: tuple[tuple[Any, Any], ...] | None, ctype: Canonica
     return None
 
 
-def _wide_decimals(side: Any, reader: Reader, raw: pl.DataFrame) -> dict[str, int]:
-    """Decimal columns that travel as text, with their scale.
-
-    Arrow readers fetch every DECIMAL at scale 10 in 96 bits: digits past the tenth decimal
-    would be rounded away and values near 2^63 (BIGINT UNSIGNED as NUMERIC(20,0)) would not
-    fit. Such columns are read as text and parsed at their declared scale instead. So is every
-    PostgreSQL NUMERIC: ConnectorX decodes it value by value, which costs more client CPU
-    than Polars parsing its text (0.8-1.1 s against 0.6 s for two columns of 1M rows).
-    """
-    decimals = [c for c, t in raw.schema.items() if isinstance(t, pl.Decimal)]
-    d = reader.dialect
-    if not decimals or d.family not in ("mysql", "postgres"):
-        return {}
-    declared: dict[str, tuple[int | None, int | None]] = {}
-    if side.table is not None:
-        schema, _, name = side.table.rpartition(".")
-        where_schema = (
-            d.literal(schema) if schema else ("DATABASE()" if d.family == "mysql" else "current_schema()")
-        )
-        sql = (
-            "SELECT column_name, numeric_precision, numeric_scale FROM information_schema.columns "
-            f"WHERE table_schema = {where_schema} AND table_name = {d.literal(name)}"
-        )
-        for name_, p, s in reader.read(sql).iter_rows():
-            declared[str(name_).lower()] = (p, s)
-    wide = {}
-    for c in decimals:
-        p, s = declared.get(c.lower(), (None, None))
-        if d.family == "postgres" or p is None or s is None or s > 10 or p - s > 18:
-            wide[c] = min(int(s), 38) if s is not None else 18
-    return wide
-
-
 def _partition(
-    entity: Entity,
-    raw: dict[str, pl.DataFrame],
-    readers: dict[str, Reader],
-    needed: dict[str, list[str]],
-    wide: dict[str, dict[str, int]],
-    lookup: Any,
+    entity: Entity, catalogs: dict[str, _Catalog]
 ) -> tuple[str | None, dict[str, SideQuery], tuple[str, ...]]:
     """Pick the key column that bounds segments (integer or string on both sides) and the SQL."""
     partition = None
     notes: tuple[str, ...] = ()
-    candidates = [k for k in entity.key if entity.segment_by in (None, k.name)]
-    for k in candidates:
-        kinds = {_kind_of(raw[s].schema[lookup(s, k.on(s))]) for s in SIDES}
-        if kinds <= {"int", "uint", "uint64"} or kinds == {"string"}:
+    for k in [k for k in entity.key if entity.segment_by in (None, k.name)]:
+        kinds = {catalogs[s].columns[catalogs[s].lookup(k.on(s)) or k.on(s)].kind for s in SIDES}
+        if kinds <= {"int", "uint64"} or kinds == {"string"}:
             partition = k
             break
     if partition is None:
@@ -475,32 +462,18 @@ def _partition(
         notes = (f"{what} integer or string on both sides: '{entity.name}' is read as one segment",)
     queries = {}
     for side in SIDES:
-        s = entity.side(side)
-        dialect = readers[side].dialect
-        select = []
-        for c in needed[side]:
-            dtype = raw[side].schema[c]
-            q = dialect.quote(c)
-            if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-                q = f"{dialect.guard_temporal(q)} AS {dialect.quote(c)}"
-            elif c in wide[side]:
-                q = f"{dialect.as_text(q)} AS {dialect.quote(c)}"
-            select.append(q)
+        s, catalog = entity.side(side), catalogs[side]
+        dialect = catalog.reader.dialect
         part_sql, as_bytes = None, False
         if partition is not None:
-            col = lookup(side, partition.on(side))
-            as_bytes = raw[side].schema[col] == pl.String
+            col = catalog.lookup(partition.on(side)) or partition.on(side)
+            as_bytes = catalog.columns[col].kind == "string"
             part_sql = dialect.quote(col)
             if as_bytes:
                 part_sql = dialect.byte_order(part_sql)
+        read = catalog.read_columns()
         queries[side] = SideQuery(
-            tuple(select),
-            s.table,
-            s.query,
-            s.where,
-            part_sql,
-            as_bytes,
-            tuple((c, sc) for c, sc in wide[side].items() if c in needed[side]),
+            tuple(dialect.read_sql(c) for c in read), s.table, s.query, s.where, part_sql, as_bytes, read
         )
     return (partition.name if partition else None), queries, notes
 
@@ -557,25 +530,10 @@ def _estimated_rows(query: SideQuery, reader: Reader) -> int | None:
     """
     if query.table is None or query.where:
         return None
-    d = reader.dialect
-    schema, _, name = query.table.rpartition(".")
     try:
-        if d.family == "mysql":
-            where_schema = d.literal(schema) if schema else "DATABASE()"
-            (n,) = reader.row(
-                "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
-                f"TABLE_SCHEMA = {where_schema} AND TABLE_NAME = {d.literal(name)}"
-            )
-        elif d.family == "postgres":
-            (n,) = reader.row(
-                f"SELECT reltuples::bigint FROM pg_class WHERE oid = "
-                f"{d.literal(d.table(query.table))}::regclass"
-            )
-        else:
-            return None
+        return reader.dialect.estimated_rows(reader, query.table)
     except Exception:  # noqa: BLE001 - no estimate is fine: count instead
         return None
-    return int(n) if n is not None and int(n) > 0 else None
 
 
 def _sampled_bounds(query: SideQuery, reader: Reader, count: int, rows: int) -> list[Any]:
@@ -583,14 +541,9 @@ def _sampled_bounds(query: SideQuery, reader: Reader, count: int, rows: int) -> 
     d = reader.dialect
     want = count * 64
     fraction = min(1.0, want / max(rows, 1))
-    random = {
-        "mysql": "RAND()",
-        "postgres": "random()",
-        "sqlite": "(abs(random()) / 9223372036854775807.0)",
-    }.get(d.family, "RAND()")
     conds = [query.where] if query.where else []
     if fraction < 1.0:
-        conds.append(f"{random} < {fraction!r}")
+        conds.append(f"{d.random()} < {fraction!r}")
     assert query.partition_sql
     sample = reader.read(d.select([f"{query.partition_sql} AS k"], query.table, query.query, conds))
     values = sample.get_column("k").drop_nulls().sort().to_list()

@@ -30,11 +30,10 @@ from verify.errors import UsageError
 if TYPE_CHECKING:
     import polars as pl
 
-    from verify.sources.dialect import Dialect
+    from verify.sources.dialects import Dialect
 
 M = 2_147_483_647
 A = 1_327_217_885
-SQL_FAMILIES = ("mysql", "postgres", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -102,11 +101,11 @@ def make_subset(
 
 def sample_sql(subset: Subset, columns: list[str], dialect: Dialect) -> str | None:
     """The sample as a condition in a source's SQL over its integer key columns, or None."""
-    if subset.fraction is None or dialect.family not in SQL_FAMILIES:
+    if subset.fraction is None or not dialect.sample_in_sql:
         return None
     h = str(subset.offset)
     for col in columns:
-        k = f"CAST({col} AS BIGINT)" if dialect.family == "postgres" else col  # int4 + M would overflow
+        k = dialect.sample_key(col)
         r = f"(((COALESCE({k}, 0) % {M}) + {M}) % {M})"
         h = f"((({h}) + {r}) * {A}) % {M}"
     return f"{h} < {subset.threshold}"

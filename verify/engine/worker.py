@@ -27,6 +27,7 @@ from verify.engine.throttle import Throttle
 from verify.errors import SourceError
 from verify.results import rundir
 from verify.sources.base import first_row
+from verify.sources.columns import decode
 from verify.sources.open import reader_for
 
 _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
@@ -108,9 +109,7 @@ def read_side(task: SegmentTask, side: str, segment: Segment) -> pl.DataFrame:
     dialect = reader_for(task.run.urls[side], task.run.reader).dialect
     df = _read(task, side, segment_sql(query, segment, dialect))
     task.run.throttles[side].account(df.height)
-    if query.decimal_text:
-        df = df.with_columns(pl.col(c).cast(pl.Decimal(38, s)) for c, s in query.decimal_text)
-    return df
+    return decode(df, query.columns)
 
 
 def run_segment(task: SegmentTask) -> SegmentResult:

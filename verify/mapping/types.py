@@ -1,4 +1,18 @@
-"""Canonical types: the one type a compared column has on both sides after normalization."""
+"""Canonical types: the one type a compared column has on both sides after normalization.
+
+int, uint        64-bit integers, signed and unsigned
+decimal(P,S)     exact decimals at scale S
+float, float(24) doubles; float(24) compares at single precision (MySQL FLOAT, real)
+string           text, byte for byte (CHAR(n) without its padding)
+bool             true / false
+date, timestamp(0|3|6)   timestamps are instants in UTC at that many digits
+binary           bytes, shown as hex
+json             JSON values: key order, blanks and number spelling are no difference
+geometry         shapes as canonical WKT, compared exactly or within a tolerance
+set, array       lists of texts: a set compares its members in any order, an array in order
+uuid             lower-case, hyphenated
+time             a signed length of time in microseconds (TIME, time, interval)
+"""
 
 from __future__ import annotations
 
@@ -28,9 +42,25 @@ _ALIASES = {
     "timestamp": "timestamp",
     "datetime": "timestamp",
     "timestamptz": "timestamp",
+    "binary": "binary",
+    "bytes": "binary",
+    "blob": "binary",
+    "bytea": "binary",
+    "json": "json",
+    "jsonb": "json",
+    "geometry": "geometry",
+    "set": "set",
+    "array": "array",
+    "list": "array",
+    "uuid": "uuid",
+    "time": "time",
+    "interval": "time",
 }
 _PATTERN = re.compile(r"^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
-CHOICES = "int, uint, decimal(P,S), float, string, bool, date, timestamp(0|3|6)"
+CHOICES = (
+    "int, uint, decimal(P,S), float, float(24), string, bool, date, timestamp(0|3|6), binary, json, "
+    "geometry, set, array, uuid, time"
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +89,10 @@ class CanonicalType:
             if digits not in (0, 3, 6) or b is not None:
                 raise ValueError(f"type '{text}': timestamp precision must be 0, 3 or 6 digits")
             return cls("timestamp", digits)
+        if kind == "float" and a is not None:
+            if a not in (24, 53) or b is not None:
+                raise ValueError(f"type '{text}': float precision is 24 (single) or 53 (double) bits")
+            return cls("float", 24 if a == 24 else None)
         if a is not None and kind not in ("string",):
             raise ValueError(f"type '{text}': {kind} takes no size; choose one of: {CHOICES}")
         return cls(kind)
@@ -68,6 +102,8 @@ class CanonicalType:
             return f"decimal({self.precision},{self.scale})"
         if self.kind == "timestamp":
             return f"timestamp({self.precision})"
+        if self.kind == "float" and self.precision == 24:
+            return "float(24)"
         return self.kind
 
     @property

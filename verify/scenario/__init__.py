@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from verify.errors import SourceError, UsageError
+from verify.sources.dialects import dialect_for
 from verify.sources.urls import SourceURL
 
 SCENARIOS = ("dfp_to_f1",)
@@ -67,7 +68,7 @@ def parse_rates(items: tuple[str, ...] | list[str]) -> dict[str, float]:
 
 
 def default_truth_path(name: str, new: SourceURL) -> str:
-    if new.family == "sqlite" and new.sqlite_path not in (None, "", ":memory:"):
+    if new.sqlite_path not in (None, "", ":memory:"):
         return f"{new.sqlite_path}.truth.parquet"
     return f"{name}-truth.parquet"
 
@@ -90,7 +91,7 @@ def build(
         raise UsageError(f"unknown scenario '{name}'; scenarios: {', '.join(SCENARIOS)}")
     old, new = SourceURL.parse(old_url, "old"), SourceURL.parse(new_url, "new")
     for url, side, allowed in ((old, "old", OLD_FAMILIES), (new, "new", NEW_FAMILIES)):
-        if url.family not in allowed:
+        if dialect_for(url).family not in allowed:
             raise SourceError(
                 f"the {name} scenario cannot load its {side} store into "
                 f"{url.backend} ({url.masked}); use one of: {', '.join(allowed)}",

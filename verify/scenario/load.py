@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from verify.sources.drivers import connect
+from verify.sources.dialects import MySQL, Postgres, dialect_for
 from verify.sources.urls import SourceURL
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -29,29 +29,24 @@ def _statements(text: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _typed_text(df: pl.DataFrame, family: str) -> pl.DataFrame:
-    """Timestamps as text with their offset and booleans as the dialect writes them."""
+def _typed_text(df: pl.DataFrame, bools_as_ints: bool) -> pl.DataFrame:
+    """Timestamps as text with their offset, and booleans as the store writes them."""
     out = []
     for name, dtype in df.schema.items():
         col = pl.col(name)
         if isinstance(dtype, pl.Datetime):
             col = col.dt.to_string("%Y-%m-%d %H:%M:%S+00:00")
-        elif dtype == pl.Boolean:
-            col = col.cast(pl.Int8) if family in ("sqlite", "mysql") else col
+        elif dtype == pl.Boolean and bools_as_ints:
+            col = col.cast(pl.Int8)
         out.append(col)
     return df.select(out)
 
 
 def load(url: SourceURL, scenario: str, side: str, tables: dict[str, pl.DataFrame]) -> None:
     """Drop and create the scenario's tables at `url`, then bulk-load `tables` into them."""
-    family = url.family
-    create, after = ddl(scenario, side, family or "")
-    if family == "sqlite":
-        _load_sqlite(url, create, after, tables)
-    elif family == "mysql":
-        _load_mysql(url, create, after, tables)
-    elif family == "postgres":
-        _load_postgres(url, create, after, tables)
+    family = dialect_for(url).family
+    create, after = ddl(scenario, side, family)
+    LOADERS[family](url, create, after, tables)
 
 
 def _load_sqlite(
@@ -69,7 +64,7 @@ def _load_sqlite(
         for stmt in create:
             conn.execute(stmt)
         for name, df in tables.items():
-            df = _typed_text(df, "sqlite")
+            df = _typed_text(df, bools_as_ints=True)
             marks = ", ".join("?" * df.width)
             conn.executemany(
                 f'INSERT INTO "{name}" ({", ".join(df.columns)}) VALUES ({marks})', df.iter_rows()
@@ -83,7 +78,7 @@ def _load_sqlite(
 
 
 def _load_mysql(url: SourceURL, create: list[str], after: list[str], tables: dict[str, pl.DataFrame]) -> None:
-    conn = connect(url, 10, charset="utf8mb4", local_infile=True, autocommit=True)
+    conn = MySQL().connect(url, 10, charset="utf8mb4", local_infile=True, autocommit=True)
     try:
         with conn.cursor() as cur, tempfile.TemporaryDirectory() as tmp:
             cur.execute("SET SESSION sql_mode = ''")  # the legacy store holds zero dates
@@ -95,7 +90,7 @@ def _load_mysql(url: SourceURL, create: list[str], after: list[str], tables: dic
                 cur.execute(stmt)
             for name, df in tables.items():
                 path = os.path.join(tmp, f"{name}.tsv")
-                _typed_text(df, "mysql").write_csv(
+                _typed_text(df, bools_as_ints=True).write_csv(
                     path, separator="\t", include_header=False, null_value="\\N", quote_style="never"
                 )
                 cur.execute(
@@ -116,7 +111,7 @@ def _load_mysql(url: SourceURL, create: list[str], after: list[str], tables: dic
 def _load_postgres(
     url: SourceURL, create: list[str], after: list[str], tables: dict[str, pl.DataFrame]
 ) -> None:
-    conn = connect(url, 10, autocommit=True)
+    conn = Postgres().connect(url, 10, autocommit=True)
     try:
         for name in tables:
             conn.execute(f'DROP TABLE IF EXISTS "{name}"')
@@ -124,7 +119,7 @@ def _load_postgres(
             conn.execute(stmt)
         for name, df in tables.items():
             buf = io.BytesIO()
-            _typed_text(df, "postgres").write_csv(buf, include_header=False)
+            _typed_text(df, bools_as_ints=False).write_csv(buf, include_header=False)
             cols = ", ".join(f'"{c}"' for c in df.columns)
             with conn.cursor() as cur, cur.copy(f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)') as cp:
                 view = buf.getbuffer()
@@ -136,3 +131,7 @@ def _load_postgres(
             conn.execute(f'ANALYZE "{name}"')
     finally:
         conn.close()
+
+
+# The stores a scenario can be loaded into, by dialect family (see verify/scenario/__init__.py).
+LOADERS = {"sqlite": _load_sqlite, "mysql": _load_mysql, "postgres": _load_postgres}

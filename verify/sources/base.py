@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from verify.sources.dialect import Dialect
+from verify.sources.dialects import Dialect
+from verify.sources.urls import SourceURL
 
 if TYPE_CHECKING:
     import polars as pl
@@ -14,6 +15,7 @@ class Reader(Protocol):
     """Reads one source as Arrow-backed Polars frames; the engine never calls a driver directly."""
 
     dialect: Dialect
+    url: SourceURL
     masked_url: str
 
     def schema(self, sql: str) -> pl.Schema:

@@ -16,7 +16,7 @@ from connectorx import _read_sql  # the call under cx.read_sql, minus its pyarro
 
 from verify.errors import SourceError
 from verify.sources.base import first_row
-from verify.sources.dialect import Dialect
+from verify.sources.dialects import Dialect
 from verify.sources.urls import SourceURL, mask_in_text
 
 _capsule = ctypes.pythonapi.PyCapsule_New
@@ -41,10 +41,11 @@ class ConnectorXReader:
     """A reader over one ConnectorX URL; sessions are short and only ever run SELECTs."""
 
     def __init__(self, url: SourceURL, dialect: Dialect) -> None:
-        self.conn, self.protocol = cx.rewrite_conn(url.connectorx(), None)
+        self.conn, self.protocol = cx.rewrite_conn(dialect.connectorx_url(url), None)
         # Every session read-only and in UTC, whatever the SQL: the server refuses writes.
         self.setup = dialect.session_setup() or None
         self.dialect = dialect
+        self.url = url
         self.masked_url = url.masked
 
     def schema(self, sql: str) -> pl.Schema:

@@ -1,32 +1,21 @@
-"""Plain driver connections (PyMySQL, psycopg) for probing sources and loading scenarios."""
+"""Plain driver connections: one clear SourceError for every way a connection can fail.
+
+The dialects say which driver and which arguments; this module says what went wrong.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from verify.errors import SourceError
 from verify.sources.urls import SourceURL, mask_in_text
 
 
-def connect(url: SourceURL, timeout: int, answer_timeout: bool = False, **options: Any) -> Any:
-    """A DB-API connection to a MySQL/MariaDB or PostgreSQL URL; a failure is one SourceError.
-
-    `timeout` bounds the TCP connect. With `answer_timeout`, every read and write of the
-    session is bounded too: a host that accepts the connection but never greets (a hung
-    server, a firewall or proxy that swallows packets) fails after `timeout` seconds instead
-    of hanging. libpq's connect_timeout already covers the whole PostgreSQL handshake.
-    """
-    args = url.connect_args()
+def connecting(url: SourceURL, timeout: int, open_connection: Callable[[], Any]) -> Any:
+    """Open a connection with `open_connection`; a failure is one SourceError naming the fix."""
     try:
-        if url.family == "mysql":
-            import pymysql
-
-            if answer_timeout:
-                options = {"read_timeout": timeout, "write_timeout": timeout, **options}
-            return pymysql.connect(**args, connect_timeout=timeout, **options)
-        import psycopg
-
-        return psycopg.connect(**args, connect_timeout=timeout, **options)
+        return open_connection()
     except ImportError as exc:
         raise SourceError(f"{url.masked}: its driver is not installed ({exc.name}); pip install it") from None
     except Exception as exc:  # noqa: BLE001 - each driver has its own error tree; all mean "cannot connect"
@@ -56,3 +45,36 @@ def _reason(exc: BaseException) -> str:
     args = getattr(exc, "args", ())
     text = str(args[-1] if args and not isinstance(args[-1], Exception) else exc).strip()
     return mask_in_text(text.splitlines()[0]) if text else type(exc).__name__
+
+
+def probe_sqlalchemy(url: SourceURL) -> None:
+    """A dialect only SQLAlchemy knows: check that it loads and connects."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = create_engine(url.raw, poolclass=NullPool)
+    except NoSuchModuleError:
+        raise SourceError(
+            f"{url.masked}: unknown database type '{url.drivername}'; use e.g. mysql+pymysql://, "
+            "postgresql+psycopg:// or sqlite:///",
+            url.masked,
+        ) from None
+    except ImportError as exc:
+        raise SourceError(
+            f"{url.masked}: its driver is not installed ({exc.name}); pip install it", url.masked
+        ) from None
+    try:
+        with engine.connect():
+            return
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None) or exc
+        reason = str(orig.args[-1] if getattr(orig, "args", None) else orig).strip().splitlines()[0]
+        raise SourceError(
+            f"cannot connect to {url.masked}: {mask_in_text(reason)}; check the host, port, user, "
+            "password and database in the URL",
+            url.masked,
+        ) from None
+    finally:
+        engine.dispose()

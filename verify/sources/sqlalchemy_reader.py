@@ -15,53 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from verify.errors import SourceError
 from verify.sources.base import first_row
-from verify.sources.dialect import Dialect
+from verify.sources.dialects import Dialect
 from verify.sources.urls import SourceURL, mask_in_text
 
 BATCH_ROWS = 50_000
-
-# PyMySQL FIELD_TYPE codes -> Arrow types (DECIMAL read at scale 10, as ConnectorX does).
-_MYSQL = {
-    0: pa.decimal128(38, 10),
-    246: pa.decimal128(38, 10),
-    1: pa.int64(),
-    2: pa.int64(),
-    3: pa.int64(),
-    8: pa.int64(),
-    9: pa.int64(),
-    13: pa.int64(),
-    4: pa.float64(),
-    5: pa.float64(),
-    7: pa.timestamp("us"),
-    12: pa.timestamp("us"),
-    10: pa.date32(),
-    14: pa.date32(),
-    15: pa.string(),
-    253: pa.string(),
-    254: pa.string(),
-    247: pa.string(),
-    252: pa.string(),
-    16: pa.int64(),
-}
-# PostgreSQL type OIDs -> Arrow types.
-_POSTGRES = {
-    16: pa.bool_(),
-    20: pa.int64(),
-    21: pa.int64(),
-    23: pa.int64(),
-    26: pa.int64(),
-    700: pa.float64(),
-    701: pa.float64(),
-    1700: pa.decimal128(38, 10),
-    25: pa.string(),
-    1042: pa.string(),
-    1043: pa.string(),
-    19: pa.string(),
-    1082: pa.date32(),
-    1114: pa.timestamp("us"),
-    1184: pa.timestamp("us", tz="UTC"),
-    2950: pa.string(),
-}
 
 
 class SQLAlchemyReader:
@@ -69,31 +26,18 @@ class SQLAlchemyReader:
 
     def __init__(self, url: SourceURL, dialect: Dialect) -> None:
         self.dialect = dialect
+        self.url = url
         self.masked_url = url.masked
-        self._family = url.family
         self._engine = create_engine(url.raw, pool_pre_ping=True)
 
     def _session_setup(self, conn: Any) -> None:
         for statement in self.dialect.session_setup():
             conn.exec_driver_sql(statement)
 
-    def _arrow_type(self, column: Any, unsigned: bool) -> pa.DataType | None:
-        """The Arrow type of a result column, from the driver's type code and its precision."""
-        code = column[1]
-        table = _MYSQL if self._family == "mysql" else _POSTGRES if self._family == "postgres" else {}
-        arrow = table.get(code) if isinstance(code, int) else None
-        if arrow is not None and pa.types.is_decimal(arrow):
-            scale = column[5]
-            return pa.decimal128(38, min(int(scale), 38) if scale is not None else 18)
-        if unsigned and code == 8:  # BIGINT UNSIGNED
-            return pa.uint64()
-        return arrow
-
     @staticmethod
-    def _unsigned(cursor: Any) -> list[bool]:
-        """PyMySQL's UNSIGNED flag per result column (False for other drivers)."""
-        fields = getattr(getattr(cursor, "_result", None), "fields", None) or []
-        return [bool(f.flags & 32) for f in fields]
+    def _fields(cursor: Any) -> list[Any]:
+        """The driver's own per-column metadata where it has some (PyMySQL's flags and charset)."""
+        return list(getattr(getattr(cursor, "_result", None), "fields", None) or [])
 
     def _batches(self, sql: str) -> tuple[pa.Schema | None, list[pa.RecordBatch]]:
         try:
@@ -102,8 +46,8 @@ class SQLAlchemyReader:
                 result = conn.execution_options(stream_results=True).execute(text(sql))
                 description = result.cursor.description
                 names = [d[0] for d in description]
-                unsigned = self._unsigned(result.cursor) or [False] * len(names)
-                types = [self._arrow_type(d, u) for d, u in zip(description, unsigned, strict=True)]
+                fields = self._fields(result.cursor) or [None] * len(names)
+                types = [self.dialect.arrow_type(d, f) for d, f in zip(description, fields, strict=True)]
                 schema = (
                     pa.schema(list(zip(names, types, strict=True)))
                     if all(t is not None for t in types)

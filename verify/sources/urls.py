@@ -10,14 +10,9 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
 from verify.errors import SourceError
-
-# SQLAlchemy backend name -> the dialect family verify knows how to read and bound.
-FAMILIES = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgres", "sqlite": "sqlite"}
-DEFAULT_PORTS = {"mysql": 3306, "postgres": 5432}
 
 # SQLAlchemy's own URL grammar (sqlalchemy.engine.url._parse_url).
 _URL = re.compile(
@@ -73,17 +68,12 @@ class SourceURL:
         return self.drivername.split("+", 1)[0]
 
     @property
-    def family(self) -> str | None:
-        """mysql, postgres or sqlite; None for a dialect only SQLAlchemy can read."""
-        return FAMILIES.get(self.backend)
-
-    @property
     def masked(self) -> str:
         return self.render(hide_password=True)
 
     @property
     def sqlite_path(self) -> str | None:
-        if self.family != "sqlite":
+        if self.backend != "sqlite":
             return None
         db = self.database or ""
         return db if db in ("", ":memory:") else os.path.abspath(db)
@@ -105,22 +95,6 @@ class SourceURL:
         if self.query:
             out += "?" + "&".join(f"{k}={v}" for k, v in self.query)
         return out
-
-    def connectorx(self) -> str:
-        """The URL in ConnectorX's form (no driver suffix, absolute SQLite path)."""
-        if self.family == "sqlite":
-            return "sqlite://" + quote(self.sqlite_path or "")
-        return self.render({"mysql": "mysql", "postgres": "postgresql"}[self.family or ""])
-
-    def connect_args(self) -> dict[str, Any]:
-        """Host, port, user, password and database as the MySQL and PostgreSQL drivers take them."""
-        return {
-            "host": self.host or "127.0.0.1",
-            "port": self.port or DEFAULT_PORTS.get(self.family or "", 0),
-            "user": self.username,
-            "password": self.password or ("" if self.family == "mysql" else None),
-            "database" if self.family == "mysql" else "dbname": self.database,
-        }
 
 
 def mask(raw: str) -> str:

@@ -1,0 +1,239 @@
+"""Source columns: what a database's catalog says a column holds, and how it arrives as Polars.
+
+Each dialect turns its catalog's type of a column into a `SourceColumn`: a source *kind* (the
+family-free name of what the column holds), the SQL that reads it exactly with every reader
+(`select`, where a plain column would not do), and the `decode` that turns what the reader
+returns into the column's raw Polars type. Everything after this point is dialect-free.
+
+    kind         raw Polars type          read as
+    int          Int64                    any integer that fits 64 bits signed (YEAR too)
+    uint64       UInt64                   BIGINT UNSIGNED
+    decimal      Decimal(38, scale)       native, or text parsed at the declared scale
+    float        Float64
+    float32      Float32                  FLOAT / real: compared at single precision
+    string       String                   text, varchar, enums; CHAR(n) with `pad`
+    bool         Boolean                  PostgreSQL boolean (MySQL's BOOLEAN is TINYINT(1): int)
+    date         Date
+    timestamp    Datetime(us)             naive: the mapping's time zone applies
+    timestamptz  Datetime(us, UTC)        an instant (timestamptz, MySQL TIMESTAMP)
+    binary       Binary                   BLOB, VARBINARY, BINARY(n), bytea
+    json         String                   the JSON text; compared as JSON values
+    geometry     String                   canonical WKT (from WKB, or PostgreSQL's point)
+    set          List(String)             MySQL SET: its members, sorted
+    array        List(String)             PostgreSQL arrays: the elements as text, in order
+    uuid         String                   lower-case, hyphenated
+    time         Duration(us)             TIME, time, interval: a signed length of time
+    bit          UInt64                   BIT(n), bit(n), varbit up to 64 bits
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+KINDS = (
+    "int",
+    "uint64",
+    "decimal",
+    "float",
+    "float32",
+    "string",
+    "bool",
+    "date",
+    "timestamp",
+    "timestamptz",
+    "binary",
+    "json",
+    "geometry",
+    "set",
+    "array",
+    "uuid",
+    "time",
+    "bit",
+)
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """One column of a side as the catalog describes it, and how verify reads it."""
+
+    name: str
+    db_type: str  # as the database spells it, for messages: "set('a','b')", "character(20)"
+    kind: str  # one of KINDS, or "unsupported"
+    select: str | None = None  # SQL over "{}" (the quoted column) when not read as it is
+    decode: str | None = None  # the step from what the reader returns to the raw type (DECODERS)
+    scale: int | None = None  # decimal: the scale it is read at
+    pad: bool = False  # CHAR(n): trailing blanks are padding, not data
+    why: str | None = None  # unsupported: why it cannot be read
+
+    @property
+    def supported(self) -> bool:
+        return self.kind != "unsupported"
+
+    def dtype(self) -> pl.DataType:
+        """The column's raw Polars type once read and decoded."""
+        import polars as pl
+
+        if self.kind == "decimal":
+            return pl.Decimal(38, self.scale if self.scale is not None else 0)
+        return {
+            "int": pl.Int64(),
+            "uint64": pl.UInt64(),
+            "float": pl.Float64(),
+            "float32": pl.Float32(),
+            "string": pl.String(),
+            "bool": pl.Boolean(),
+            "date": pl.Date(),
+            "timestamp": pl.Datetime("us"),
+            "timestamptz": pl.Datetime("us", "UTC"),
+            "binary": pl.Binary(),
+            "json": pl.String(),
+            "geometry": pl.String(),
+            "set": pl.List(pl.String),
+            "array": pl.List(pl.String),
+            "uuid": pl.String(),
+            "time": pl.Duration("us"),
+            "bit": pl.UInt64(),
+        }.get(self.kind, pl.Null())
+
+    def unsupported_message(self, entity: str, side: str) -> str:
+        return (
+            f"entity '{entity}' ({side} side): column '{self.name}' has type {self.db_type}, which "
+            f"verify cannot read ({self.why}); add it to 'ignore:', or read that side with a "
+            "'query:' that casts it to a type verify reads (text, a number, bytes)"
+        )
+
+
+def from_polars(name: str, dtype: pl.DataType) -> SourceColumn:
+    """A column known only by the Polars type a reader gives it (SQLite, other dialects, queries)."""
+    import polars as pl
+
+    if dtype == pl.Null:
+        return SourceColumn(name, "NULL", "string")
+    if dtype == pl.UInt64:
+        return SourceColumn(name, str(dtype), "uint64")
+    if dtype.is_integer():
+        return SourceColumn(name, str(dtype), "int")
+    if isinstance(dtype, pl.Decimal):
+        return SourceColumn(name, str(dtype), "decimal", scale=dtype.scale)
+    if dtype == pl.Float32:
+        return SourceColumn(name, str(dtype), "float32")
+    kinds = {
+        pl.Float64: "float",
+        pl.String: "string",
+        pl.Categorical: "string",
+        pl.Boolean: "bool",
+        pl.Date: "date",
+        pl.Binary: "binary",
+    }
+    for base, kind in kinds.items():
+        if dtype == base:
+            return SourceColumn(name, str(dtype), kind)
+    if isinstance(dtype, pl.Enum):
+        return SourceColumn(name, str(dtype), "string")
+    if isinstance(dtype, pl.Datetime):
+        return SourceColumn(name, str(dtype), "timestamptz" if dtype.time_zone else "timestamp")
+    if isinstance(dtype, pl.Duration):
+        return SourceColumn(name, str(dtype), "time")
+    if isinstance(dtype, pl.List):
+        return SourceColumn(name, str(dtype), "array", decode="list_text")
+    return SourceColumn(name, str(dtype), "unsupported", why=f"no canonical type for {dtype}")
+
+
+def decode(frame: pl.DataFrame, columns: tuple[SourceColumn, ...]) -> pl.DataFrame:
+    """What the reader returned, as each column's raw type (the types the plan was made with)."""
+    import polars as pl
+
+    out = []
+    for col in columns:
+        series = frame.get_column(col.name)
+        step = DECODERS.get(col.decode or "")
+        if step is not None:
+            series = step(series, col)
+        target = col.dtype()
+        if series.dtype != target:
+            series = series.cast(target)
+        out.append(series.alias(col.name))
+    return pl.DataFrame(out, height=frame.height)
+
+
+def _decimal_text(series: pl.Series, col: SourceColumn) -> pl.Series:
+    import polars as pl
+
+    if series.dtype != pl.String:
+        return series
+    return series.str.strip_chars().cast(pl.Decimal(38, col.scale if col.scale is not None else 0))
+
+
+def set_members(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
+    """A set's members, sorted: from a list, or from MySQL SET text 'a,c' ('' is the empty set;
+    SET members hold no comma)."""
+    import polars as pl
+
+    if isinstance(series.dtype, pl.List):
+        return series.list.sort().list.unique(maintain_order=True)
+    parts = pl.when(series == "").then(pl.lit([], pl.List(pl.String))).otherwise(series.str.split(","))
+    return pl.select(parts.alias(series.name)).to_series().list.sort().list.unique(maintain_order=True)
+
+
+def text_list(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
+    """A JSON array of texts ('["a","b,c"]', as PostgreSQL's to_json gives one) to a list."""
+    import polars as pl
+
+    if isinstance(series.dtype, pl.List):
+        return series.cast(pl.List(pl.String))
+    return series.str.json_decode(pl.List(pl.String))
+
+
+def _micros(series: pl.Series, col: SourceColumn) -> pl.Series:
+    import polars as pl
+
+    if isinstance(series.dtype, pl.Duration):
+        return series
+    return series.cast(pl.Int64).cast(pl.Duration("us"))
+
+
+def _bits(series: pl.Series, col: SourceColumn) -> pl.Series:
+    """A bit string ('00101') to its unsigned value; wider than 64 bits cannot be one."""
+    import polars as pl
+
+    if series.dtype != pl.String:
+        return series
+    return series.str.to_integer(base=2, dtype=pl.UInt64, strict=True)
+
+
+def _utc(series: pl.Series, col: SourceColumn) -> pl.Series:
+    """A session in UTC hands instants over as naive UTC times (MySQL TIMESTAMP)."""
+    import polars as pl
+
+    dtype = series.dtype
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return series.dt.replace_time_zone("UTC")
+    return series
+
+
+def _wkb(series: pl.Series, col: SourceColumn) -> pl.Series:
+    from verify.sources.geometry import wkb_series
+
+    return wkb_series(series)
+
+
+def _pg_point(series: pl.Series, col: SourceColumn) -> pl.Series:
+    from verify.sources.geometry import point_text_series
+
+    return point_text_series(series)
+
+
+DECODERS: dict[str, Any] = {
+    "decimal_text": _decimal_text,
+    "set_text": set_members,
+    "list_text": text_list,
+    "micros": _micros,
+    "bits": _bits,
+    "utc": _utc,
+    "wkb": _wkb,
+    "pg_point": _pg_point,
+}

@@ -1,0 +1,257 @@
+"""PostgreSQL: psycopg for probes, ConnectorX for rows, pg_catalog for types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from verify.errors import SourceError
+from verify.sources.columns import SourceColumn
+from verify.sources.dialects.base import PROBE_TIMEOUT, STATEMENT_TIMEOUT, Dialect
+
+if TYPE_CHECKING:
+    from verify.mapping.model import Side
+    from verify.mapping.types import CanonicalType
+    from verify.sources.urls import SourceURL
+
+TEXTS = ("text", "varchar", "name", "citext", "char", "inet", "cidr", "macaddr", "macaddr8", "xml", "timetz")
+MICROS = "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint"  # time and interval: exact (EXTRACT is numeric)
+
+# One row per column: its name, type as written, base type (domains resolved), typmod and, for
+# arrays, the element type. `{where}` picks the relation's columns.
+CATALOG = """
+SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS db_type,
+       t.typname::text AS typname, t.typtype::text AS typtype, t.typcategory::text AS category,
+       COALESCE(e.typname::text, '') AS elem,
+       CASE WHEN d.typtype = 'd' THEN d.typtypmod ELSE a.atttypmod END AS typmod,
+       has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable
+FROM pg_attribute a
+JOIN pg_type d ON d.oid = a.atttypid
+JOIN pg_type t ON t.oid = CASE WHEN d.typtype = 'd' THEN d.typbasetype ELSE d.oid END
+LEFT JOIN pg_type e ON t.typcategory = 'A' AND e.oid = t.typelem
+WHERE {where}
+ORDER BY a.attnum
+"""
+
+
+@dataclass(frozen=True)
+class Postgres(Dialect):
+    family: ClassVar[str] = "postgres"
+    default_port: ClassVar[int | None] = 5432
+    arrow_native: ClassVar[bool] = True
+    checksums: ClassVar[bool] = True
+    sample_in_sql: ClassVar[bool] = True
+
+    # -- connecting ---------------------------------------------------------------------------
+
+    def connect_args(self, url: SourceURL) -> dict[str, Any]:
+        return {
+            "host": url.host or "127.0.0.1",
+            "port": url.port or self.default_port,
+            "user": url.username,
+            "password": url.password,
+            "dbname": url.database,
+        }
+
+    def connect(self, url: SourceURL, timeout: int, answer_timeout: bool = False, **options: Any) -> Any:
+        """A psycopg connection; libpq's connect_timeout already bounds the whole handshake."""
+        from verify.sources.drivers import connecting
+
+        def open_connection() -> Any:
+            import psycopg
+
+            return psycopg.connect(**self.connect_args(url), connect_timeout=timeout, **options)
+
+        return connecting(url, timeout, open_connection)
+
+    def probe(self, url: SourceURL) -> Postgres:
+        self.connect(url, PROBE_TIMEOUT, answer_timeout=True).close()
+        return self
+
+    def connectorx_url(self, url: SourceURL) -> str:
+        return url.render("postgresql")
+
+    def session_setup(self) -> list[str]:
+        # The session default for transactions to come, and the transaction a driver may
+        # already have opened (SET SESSION CHARACTERISTICS does not reach that one).
+        return [
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            "SET TRANSACTION READ ONLY",
+            "SET TIME ZONE 'UTC'",
+            f"SET statement_timeout = '{STATEMENT_TIMEOUT}s'",
+        ]
+
+    # -- SQL text -----------------------------------------------------------------------------
+
+    def byte_order(self, column_sql: str) -> str:
+        return f'{column_sql} COLLATE "C"'
+
+    def random(self) -> str:
+        return "random()"
+
+    def sample_key(self, column_sql: str) -> str:
+        return f"CAST({column_sql} AS BIGINT)"  # int4 + M would overflow
+
+    # -- the catalog --------------------------------------------------------------------------
+
+    def columns(self, reader: Any, side: Side) -> list[SourceColumn]:
+        if side.table is None:
+            return self._describe(reader.url, side)
+        relation = self.literal(self.table(side.table))
+        rows = reader.read(
+            CATALOG.format(where=f"a.attrelid = {relation}::regclass AND a.attnum > 0 AND NOT a.attisdropped")
+        )
+        if rows.height == 0 or not all(rows.get_column("readable")):
+            reader.read(self.select(["1"], side.table, None, ["FALSE"]))  # the server's own words
+        return [
+            _column(name, db_type, typname, typtype, category, elem, typmod)
+            for name, db_type, typname, typtype, category, elem, typmod, _ in rows.iter_rows()
+        ]
+
+    def _describe(self, url: SourceURL, side: Side) -> list[SourceColumn]:
+        """A query's columns, from the driver's description of it run to read no rows."""
+        sql = self.select(["*"], None, side.query, ["FALSE"])
+        conn = self.connect(url, PROBE_TIMEOUT, autocommit=True)
+        try:
+            for statement in self.session_setup():
+                conn.execute(statement)
+            try:
+                description = conn.execute(sql).description or []
+            except Exception as exc:  # noqa: BLE001 - the server's words, as every reader gives them
+                text = str(exc).strip().splitlines()[0]
+                raise SourceError(f"reading {url.masked} failed: {text}", url.masked, text) from None
+            oids = sorted({int(c.type_code) for c in description}) or [0]
+            types = {
+                oid: rest
+                for oid, *rest in conn.execute(
+                    "SELECT t.oid, t.typname, t.typtype, t.typcategory, COALESCE(e.typname, '') "
+                    "FROM pg_type t LEFT JOIN pg_type e ON t.typcategory = 'A' AND e.oid = t.typelem "
+                    f"WHERE t.oid IN ({', '.join(map(str, oids))})"
+                ).fetchall()
+            }
+        finally:
+            conn.close()
+        out = []
+        for c in description:
+            typname, typtype, category, elem = types.get(int(c.type_code), ("?", "b", "X", ""))
+            typmod = (int(c.precision) << 16 | int(c.scale)) + 4 if c.precision is not None else -1
+            out.append(_column(c.name, typname, typname, typtype, category, elem, typmod))
+        return out
+
+    def estimated_rows(self, reader: Any, table: str) -> int | None:
+        (n,) = reader.row(
+            f"SELECT reltuples::bigint FROM pg_class WHERE oid = {self.literal(self.table(table))}::regclass"
+        )
+        return int(n) if n is not None and int(n) > 0 else None
+
+    def arrow_type(self, description: Any, field: Any) -> Any:
+        import pyarrow as pa
+
+        code = description[1]
+        if code == 1700:
+            scale = description[5]
+            return pa.decimal128(38, min(int(scale), 38) if scale is not None else 18)
+        types = {
+            16: pa.bool_(),
+            17: pa.binary(),
+            20: pa.int64(),
+            21: pa.int64(),
+            23: pa.int64(),
+            26: pa.int64(),
+            700: pa.float64(),
+            701: pa.float64(),
+            25: pa.string(),
+            1042: pa.string(),
+            1043: pa.string(),
+            19: pa.string(),
+            1082: pa.date32(),
+            1114: pa.timestamp("us"),
+            1184: pa.timestamp("us", tz="UTC"),
+            2950: pa.string(),
+        }
+        return types.get(code)
+
+    # -- checksums ----------------------------------------------------------------------------
+
+    def render(self, column: SourceColumn, ctype: CanonicalType) -> str | None:
+        x, kind, want = self.quote(column.name), column.kind, ctype.kind
+        text = f"CAST({x} AS TEXT)"  # enums and CHAR(n) as text: CHAR's padding goes
+        if want in ("int", "uint") and kind == "int":
+            return text
+        if want in ("int", "uint") and kind == "bit":
+            return f"CAST(CAST(lpad(CAST({x} AS TEXT), 64, '0') AS BIT(64)) AS BIGINT)::text"
+        if want in ("int", "uint", "bool") and kind == "bool":
+            return f"CASE WHEN {x} THEN '1' WHEN NOT {x} THEN '0' END"
+        if want == "decimal" and kind in ("int", "decimal"):
+            return f"CAST(CAST({x} AS NUMERIC(1000,30)) AS TEXT)"
+        if want == "string" and kind == "string":  # any bytes: its length says where it ends
+            return f"OCTET_LENGTH({text}) || ':' || {text}"
+        if want == "binary" and kind == "binary":
+            return f"upper(encode({x}, 'hex'))"
+        if want == "uuid" and kind in ("uuid", "string"):
+            return f"lower({text})"
+        if want == "time" and kind == "time":
+            return f"CAST({MICROS.format(x)} AS TEXT)"
+        if want == "date" and kind == "date":
+            return f"TO_CHAR({x}, 'YYYY-MM-DD')"
+        if want == "timestamp" and kind in ("timestamp", "timestamptz"):
+            utc = f"{x} AT TIME ZONE 'UTC'" if kind == "timestamptz" else x
+            return f"TO_CHAR({utc}, 'YYYY-MM-DD HH24:MI:SS.US')"
+        return None
+
+    def hash_total(self, hex_column: str) -> str:
+        return (
+            f"CAST(COALESCE(SUM(CAST(CAST('x' || LEFT({hex_column}, 15) AS BIT(60)) AS BIGINT)), 0) AS TEXT)"
+        )
+
+
+def _column(
+    name: str, db_type: str, typname: str, typtype: str, category: str, elem: str, typmod: int | None
+) -> SourceColumn:
+    """A column as pg_catalog describes it; `typname` is the base type (domains resolved)."""
+    mod = int(typmod) if typmod is not None else -1
+    if typname in ("int2", "int4", "int8", "oid"):
+        return SourceColumn(name, db_type, "int")
+    if typname == "numeric":
+        # Read as text and parsed at the declared scale: ConnectorX decodes NUMERIC value by
+        # value (slow), and fails on values whose scale is not the column's.
+        scale = (mod - 4) & 0xFFFF if mod >= 4 else 18
+        return SourceColumn(
+            name, db_type, "decimal", "CAST({} AS TEXT)", "decimal_text", scale=min(scale, 38)
+        )
+    if typname == "money":
+        return SourceColumn(
+            name, db_type, "decimal", "CAST(CAST({} AS NUMERIC) AS TEXT)", "decimal_text", scale=2
+        )
+    if typname in ("float4", "float8"):
+        return SourceColumn(name, db_type, "float32" if typname == "float4" else "float")
+    if typname == "bpchar":  # CHAR(n): PostgreSQL hands the padding out; `pad` says it is padding
+        return SourceColumn(name, db_type, "string", pad=True)
+    if typname in TEXTS or typtype == "e":
+        return SourceColumn(
+            name, db_type, "string", None if typname in ("text", "varchar") else "CAST({} AS TEXT)"
+        )
+    simple = {
+        "bool": "bool",
+        "date": "date",
+        "timestamp": "timestamp",
+        "timestamptz": "timestamptz",
+        "bytea": "binary",
+    }
+    if typname in simple:
+        return SourceColumn(name, db_type, simple[typname])
+    if typname in ("time", "interval"):
+        return SourceColumn(name, db_type, "time", MICROS, "micros")
+    if typname in ("json", "jsonb"):
+        return SourceColumn(name, db_type, "json", "CAST({} AS TEXT)")
+    if typname == "uuid":
+        return SourceColumn(name, db_type, "uuid", "CAST({} AS TEXT)")
+    if typname in ("bit", "varbit"):
+        return SourceColumn(name, db_type, "bit", "CAST({} AS TEXT)", "bits")
+    if typname == "point":
+        return SourceColumn(name, db_type, "geometry", "CAST({} AS TEXT)", "pg_point")
+    if typname in ("geometry", "geography"):  # PostGIS
+        return SourceColumn(name, db_type, "geometry", "ST_AsBinary({})", "wkb")
+    if category == "A" and elem:
+        return SourceColumn(name, db_type, "array", "CAST(to_json(CAST({} AS TEXT[])) AS TEXT)", "list_text")
+    return SourceColumn(name, db_type, "unsupported", why="no canonical type for it")
