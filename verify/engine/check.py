@@ -28,7 +28,7 @@ class CheckResult:
             else:
                 lines.append("    checksums: no, read as rows, because:")
                 lines.extend(f"      {why}" for why in p.checksum_notes)
-            for note in p.notes:
+            for note in (*p.type_notes, *p.notes):
                 lines.append(f"    note: {note}")
         return "\n".join(lines)
 

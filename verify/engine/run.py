@@ -19,7 +19,7 @@ from verify.engine.rules import CATCH_ALL, TRANSIENT
 from verify.engine.subset import Subset
 from verify.engine.throttle import Throttle
 from verify.engine.worker import RunContext, SegmentResult, SegmentTask
-from verify.errors import EXIT_INTERRUPTED, RunDirError, UsageError, VerifyError
+from verify.errors import EXIT_INTERRUPTED, MappingError, RunDirError, SourceError, UsageError, VerifyError
 from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
 from verify.results.summary import EntitySummary, RuleCount, RunResult
@@ -73,17 +73,29 @@ def plan_run(
         }
         readers = {side: f.result() for side, f in pending.items()}
     chosen = options.entities or tuple(mapping.entities)
-    plans = [
-        plan_entity(
-            mapping.entities[name],
-            readers,
-            mapping,
-            options.segment_rows,
-            segments=tuple(bounds[name]) if bounds is not None else None,
-            subset=options.subset,
-        )
-        for name in chosen
-    ]
+    plans, failed = [], []
+    for name in chosen:  # every entity is planned, so that all problems are told at once
+        try:
+            plans.append(
+                plan_entity(
+                    mapping.entities[name],
+                    readers,
+                    mapping,
+                    options.segment_rows,
+                    segments=tuple(bounds[name]) if bounds is not None else None,
+                    subset=options.subset,
+                )
+            )
+        except (MappingError, SourceError) as exc:
+            failed.append((mapping.entities[name].line, exc))
+    if len(failed) == 1:
+        raise failed[0][1]
+    if failed:
+        problems: list[tuple[int | None, str]] = []
+        for line, exc in failed:
+            found = exc.problems if isinstance(exc, MappingError) else [(line, str(exc))]
+            problems += [p for p in found if p not in problems]
+        raise MappingError(mapping.path, problems)
     return plans, urls, mapping.sha256
 
 
@@ -163,6 +175,7 @@ def run_diff(options: DiffOptions) -> RunResult:
                     "bounds": planned[p.name],
                     "checksum": p.checksum is not None,
                     "checksum_notes": list(p.checksum_notes),
+                    "type_notes": list(p.type_notes),
                 }
                 for p in plans
             },

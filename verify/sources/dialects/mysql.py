@@ -232,8 +232,8 @@ def _catalog_column(
         return SourceColumn(name, full, "uint64" if t == "bigint" and "unsigned" in full else "int")
     if t in ("decimal", "numeric"):
         return _decimal(name, full, int(precision or 65), int(scale or 0))
-    if t == "float":
-        return SourceColumn(name, full, "float32")
+    if t == "float":  # as a double: the text protocol would print it to 6 digits only
+        return SourceColumn(name, full, "float32", "CAST({} AS DOUBLE)")
     if t in ("double", "real"):
         return SourceColumn(name, full, "float")
     if t == "char":  # MySQL strips the padding when it hands a CHAR out; `pad` says it is padding
