@@ -34,7 +34,11 @@ CREATE TABLE line_item (
   cost_per_unit NUMERIC(18,6) NOT NULL,
   units_bought BIGINT NOT NULL,
   archived BOOLEAN NOT NULL,
-  updated_at TIMESTAMPTZ NOT NULL
+  updated_at TIMESTAMPTZ NOT NULL,
+  settings JSONB NOT NULL,
+  targeting TEXT[] NOT NULL,
+  geo POINT NULL,
+  flags SMALLINT NOT NULL
 );
 CREATE TABLE creative (
   advertiser_id BIGINT NOT NULL,
@@ -42,7 +46,8 @@ CREATE TABLE creative (
   name TEXT NOT NULL,
   size TEXT NOT NULL,                      -- 'WIDTHxHEIGHT'
   created_at TIMESTAMPTZ NOT NULL,
-  archived BOOLEAN NOT NULL
+  archived BOOLEAN NOT NULL,
+  asset BYTEA NOT NULL
 );
 -- @after-load
 ALTER TABLE campaign ADD PRIMARY KEY (advertiser_id, campaign_id);

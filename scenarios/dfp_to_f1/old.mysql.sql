@@ -1,5 +1,6 @@
 -- The legacy ad-management store (MySQL dialect): local-time DATETIMEs, money in micros,
--- TINYINT status codes, ENUMs, nullable end dates, zero dates, soft deletes.
+-- TINYINT status codes, ENUMs, nullable end dates, zero dates, soft deletes; JSON settings,
+-- SET targeting flags, a POINT geo target, BIT flags and BLOB creative assets.
 CREATE TABLE advertisers (
   id INT UNSIGNED NOT NULL PRIMARY KEY,
   name VARCHAR(255) NOT NULL,
@@ -34,7 +35,11 @@ CREATE TABLE line_items (
   cost_per_unit_micros BIGINT NOT NULL,
   units_bought BIGINT NOT NULL,
   deleted TINYINT(1) NOT NULL DEFAULT 0,
-  updated_at DATETIME NOT NULL             -- UTC
+  updated_at DATETIME NOT NULL,            -- UTC
+  settings JSON NOT NULL,                  -- frequency cap, pacing, priority
+  targeting SET('mobile','desktop','tablet','ctv') NOT NULL,
+  geo POINT NULL,                          -- the geo target (longitude latitude)
+  flags BIT(8) NOT NULL                    -- feature flags
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 CREATE TABLE creatives (
@@ -44,7 +49,8 @@ CREATE TABLE creatives (
   width SMALLINT UNSIGNED NOT NULL,
   height SMALLINT UNSIGNED NOT NULL,
   created_at DATETIME NOT NULL,            -- network zone America/New_York
-  deleted TINYINT(1) NOT NULL DEFAULT 0
+  deleted TINYINT(1) NOT NULL DEFAULT 0,
+  asset BLOB NOT NULL                      -- the creative's bytes
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 -- @after-load

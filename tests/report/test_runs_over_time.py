@@ -134,7 +134,19 @@ def test_only_previous_mismatches_rechecks_exactly_those_keys(scenario, tmp_path
     still = differed - len(scenario["repaired"])
     assert li["blocking_rows"] + li["warning_rows"] + li["accepted_rows"] == still
     assert li["by_rule"]["names_right_trimmed"]["rows"] == 0
-    assert all(summary["entities"][e]["compared"] == 0 for e in ("advertiser", "campaign", "creative"))
+    for entity in ("advertiser", "campaign", "creative"):  # each: exactly its keys that differed
+        parts = sorted((first / "mismatches" / entity).glob("*.parquet"))
+        before = (
+            pl.concat(
+                [pl.read_parquet(p).drop("kind", "column", "old", "new", "rule", "severity") for p in parts]
+            )
+            .unique()
+            .height
+            if parts
+            else 0
+        )
+        assert summary["entities"][entity]["compared"] == before, entity
+    assert summary["entities"]["creative"]["compared"] > 0  # the truncated assets
     run = json.loads((out / "run.json").read_text())
     assert run["options"]["only_previous_mismatches"] == str(first)
     assert any("re-checked only" in n for n in summary["notes"])

@@ -53,11 +53,14 @@ def test_same_seed_same_data_other_seed_other_data():
 def test_each_defect_is_planted_at_the_requested_count(rows):
     rates = parse_rates(HIGH)
     s = generate(rows, 3, rates)
-    truth = s.truth.filter(pl.col("entity") == "line_item")
-    for name in DEFECTS:
-        assert truth.filter(pl.col("defect") == name).height == round(rates[name] * rows), name
+    sizes = {"line_item": rows, "creative": s.old["creatives"].height}
+    for name, defect in DEFECTS.items():
+        truth = s.truth.filter((pl.col("entity") == defect.entity) & (pl.col("defect") == name))
+        assert truth.height == round(rates[name] * sizes[defect.entity]), name
     # One defect per row: no key is planted twice.
-    assert truth["key"].n_unique() == truth.height
+    for entity in sizes:
+        truth = s.truth.filter(pl.col("entity") == entity)
+        assert truth["key"].n_unique() == truth.height
 
 
 def test_rate_overrides_and_no_defects_at_all():
@@ -125,6 +128,23 @@ def money(value) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.000001"))
 
 
+def extras(row: dict) -> dict:
+    """A line item's settings, targeting, geo and flags as plain values, from either store."""
+    settings = row["settings"]
+    targeting = row["targeting"]
+    if isinstance(targeting, str):  # MySQL's SET text or SQLite's text; PostgreSQL gives a list
+        targeting = targeting.split(",") if targeting else []
+    geo = row["geo"]
+    if geo is not None:  # 'POINT(x y)' or '(x,y)'
+        geo = tuple(float(v) for v in geo.replace("POINT", "").strip("() ").replace(",", " ").split())
+    return {
+        "settings": json.loads(settings) if isinstance(settings, str) else settings,
+        "targeting": set(targeting),
+        "geo": geo,
+        "flags": int(row["flags"]),
+    }
+
+
 def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysql: bool) -> None:
     truth_path = tmp_path / "truth.parquet"
     build(
@@ -145,7 +165,10 @@ def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysq
         f"{as_text.format('start_time')} AS start_time, "
         f"{as_text.format('end_time')} AS end_time, budget_micros, "
         "cost_per_unit_micros, units_bought, deleted, "
-        f"{as_text.format('updated_at')} AS updated_at FROM line_items",
+        f"{as_text.format('updated_at')} AS updated_at, "
+        f"{as_text.format('settings')} AS settings, {as_text.format('targeting')} AS targeting, "
+        f"{'ST_AsText(geo)' if old_is_mysql else 'geo'} AS geo, "
+        f"{'CAST(flags AS UNSIGNED)' if old_is_mysql else 'flags'} AS flags FROM line_items",
     )
     new = rows(new_url, "SELECT * FROM line_item")
     new_by_key: dict[str, list[dict]] = {}
@@ -179,6 +202,7 @@ def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysq
             assert actual == want, key
             assert bool(g["archived"]) is (o["deleted"] == 1)
             assert int(g["units_bought"]) == int(o["units_bought"])
+            assert extras(g) == extras(o), key
             seen += 1
             continue
         defect = p["defect"]
@@ -211,6 +235,19 @@ def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysq
             assert o["name"] != unicodedata.normalize("NFC", o["name"]) == g["name"]
         elif defect == "trailing_space_trimmed":
             assert o["name"].endswith(" ") and g["name"] == o["name"].rstrip(" ")
+        elif defect == "json_null_dropped":
+            old_settings = json.loads(o["settings"])
+            assert old_settings["frequency_cap"] is None
+            assert extras(g)["settings"] == {k: v for k, v in old_settings.items() if v is not None}
+        elif defect == "targeting_flag_lost":
+            assert "ctv" in extras(o)["targeting"] and extras(g)["targeting"] == extras(o)["targeting"] - {
+                "ctv"
+            }
+        elif defect == "geo_swapped":
+            lon, lat = extras(o)["geo"]
+            assert extras(g)["geo"] == (lat, lon) and lon != lat
+        elif defect == "flags_high_bit_lost":
+            assert o["flags"] >= 128 and g["flags"] == o["flags"] - 128
         else:
             pytest.fail(f"unexpected defect {defect}")
         assert p["column"] == DEFECTS[defect].column
@@ -227,6 +264,17 @@ def check_truth_against_stores(old_url: str, new_url: str, tmp_path, old_is_mysq
     differing = {json.dumps([k]) for k in adv_old if adv_old[k] != adv_new[k]}
     assert differing == {k for (e, k) in planted if e == "advertiser"}
     assert all(unicodedata.normalize("NFC", adv_old[k]) == adv_new[k] for k in adv_old)
+    # Creatives: only the planted assets differ, cut to the 48 bytes the new system keeps.
+    cr_old = {
+        (r["advertiser_id"], r["id"]): bytes(r["asset"]) for r in rows(old_url, "SELECT * FROM creatives")
+    }
+    cr_new = {
+        (r["advertiser_id"], r["creative_id"]): bytes(r["asset"])
+        for r in rows(new_url, "SELECT * FROM creative")
+    }
+    cut = {json.dumps(list(k), separators=(",", ":")) for k in cr_old if cr_old[k] != cr_new[k]}
+    assert cut == {k for (e, k) in planted if e == "creative"} and cut
+    assert all(cr_new[k] == cr_old[k][:48] and len(cr_old[k]) > 48 for k in cr_old if cr_old[k] != cr_new[k])
 
 
 def test_truth_matches_the_loaded_sqlite_stores(tmp_path):

@@ -62,8 +62,8 @@ def parse_rates(items: tuple[str, ...] | list[str]) -> dict[str, float]:
             rates[name] = rate
         else:
             raise UsageError(f"--rate {item}: unknown defect '{name}'; defects: {', '.join(rates)} (or all)")
-    if sum(r for n, r in rates.items() if n != "nfd_normalized") + rates["nfd_normalized"] > 1:
-        raise UsageError("the defect rates add up to more than 1: each row carries one defect at most")
+    if sum(r for n, r in rates.items() if DEFECTS[n].entity == "line_item") > 1:
+        raise UsageError("the line item defect rates add up to more than 1: each row carries one at most")
     return rates
 
 

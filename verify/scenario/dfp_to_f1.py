@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
@@ -77,7 +78,15 @@ DEFECTS: dict[str, Defect] = {
     "dropped": Defect("line_item", "missing_in_new", None, 0.0005),
     "duplicated": Defect("line_item", "duplicate_key", None, 0.0005),
     "phantom": Defect("line_item", "extra_in_new", None, 0.0002),
+    "json_null_dropped": Defect("line_item", "value", "settings", 0.002),
+    "targeting_flag_lost": Defect("line_item", "value", "targeting", 0.002),
+    "geo_swapped": Defect("line_item", "value", "geo", 0.002),
+    "flags_high_bit_lost": Defect("line_item", "value", "flags", 0.002),
+    "asset_truncated": Defect("creative", "value", "asset", 0.005),
 }
+TARGETING = ["mobile", "desktop", "tablet", "ctv"]  # the legacy SET; the new system knows no 'ctv'
+PACING = ["EVEN", "ASAP", "FRONTLOADED"]
+ASSET_LIMIT = 48  # bytes: the new system keeps no more of a creative's asset
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,7 @@ def generate(rows: int, seed: int, rates: dict[str, float]) -> Scenario:
             "units_bought": rng.integers(1_000, 10_000_000, len(li_ids)),
             "deleted": np.zeros(len(li_ids), dtype=np.int8),
             "updated_at": updated,
+            **_line_item_extras(rng, len(li_ids)),
         }
     ).with_columns(_valid_end(li_start, rng).alias("end_local"), pl.lit(None, pl.String).alias("end_text"))
 
@@ -237,6 +247,7 @@ def generate(rows: int, seed: int, rates: dict[str, float]) -> Scenario:
             "height": np.array([SIZES[i][1] for i in size], dtype=np.int32),
             "created_local": _local_times(rng, len(cr_ids), NETWORK_ZONE),
             "deleted": np.zeros(len(cr_ids), dtype=np.int8),
+            "asset": [rng.bytes(int(k)) for k in rng.integers(8, ASSET_LIMIT + 1, len(cr_ids))],
         }
     )
 
@@ -250,6 +261,7 @@ def generate(rows: int, seed: int, rates: dict[str, float]) -> Scenario:
             chosen[name] = np.sort(order[at : at + count])
             at += count
     items = _plant(items, chosen, rng)
+    creatives, chosen["asset_truncated"] = _plant_assets(creatives, rates["asset_truncated"], rng)
     adv_nfd = np.sort(rng.permutation(len(adv_ids))[: round(rates["nfd_normalized"] * len(adv_ids))])
     advertisers = advertisers.with_columns(
         pl.Series(
@@ -266,7 +278,7 @@ def generate(rows: int, seed: int, rates: dict[str, float]) -> Scenario:
     phantoms = _phantoms(items, len(chosen["phantom"]), rng)
     new = migrate(advertisers, orders, items, creatives, chosen, phantoms)
     old = _legacy_tables(advertisers, orders, items, creatives)
-    truth = _truth(items, advertisers, chosen, adv_nfd, phantoms)
+    truth = _truth(items, advertisers, creatives, chosen, adv_nfd, phantoms)
     planted = {name: len(idx) for name, idx in chosen.items()}
     planted["nfd_normalized"] += len(adv_nfd)
     return Scenario(old, new, truth, planted)
@@ -278,6 +290,39 @@ def _valid_end(start: pl.Series, rng: np.random.Generator) -> pl.Series:
     return _unambiguous(
         start + pl.Series(days.astype("timedelta64[D]").astype("timedelta64[us]")), NETWORK_ZONE
     )
+
+
+def _line_item_extras(rng: np.random.Generator, n: int) -> dict[str, object]:
+    """What an ad system of that age also kept per line item: JSON settings, SET targeting
+    flags, a POINT geo target (a third have none) and BIT(8) feature flags."""
+    caps = rng.integers(1, 20, n)
+    pacing = rng.integers(0, len(PACING), n)
+    priority = rng.integers(1, 17, n)
+    members = rng.random((n, 3)) < 0.5  # 'ctv' is planted only (targeting_flag_lost)
+    lon = np.round(rng.uniform(-180, 180, n), 6)
+    lat = np.round(rng.uniform(-85, 85, n), 6)
+    has_geo = rng.random(n) < 0.67
+    return {
+        "frequency_cap": caps,
+        "pacing": [PACING[i] for i in pacing],
+        "priority": priority,
+        "targeting": [[t for t, on in zip(TARGETING, row, strict=False) if on] for row in members],
+        "lon": np.where(has_geo, lon, np.nan),
+        "lat": np.where(has_geo, lat, np.nan),
+        "flags": rng.integers(0, 128, n),  # bit 7 is planted only (flags_high_bit_lost)
+        "geo_swapped": np.zeros(n, dtype=bool),
+    }
+
+
+def _plant_assets(
+    creatives: pl.DataFrame, rate: float, rng: np.random.Generator
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Creatives whose asset is longer than the new system keeps (asset_truncated)."""
+    chosen = np.sort(rng.permutation(creatives.height)[: round(rate * creatives.height)])
+    assets = creatives["asset"].to_list()
+    for i in chosen:
+        assets[i] = rng.bytes(int(rng.integers(ASSET_LIMIT + 1, 4 * ASSET_LIMIT)))
+    return creatives.with_columns(pl.Series("asset", assets, dtype=pl.Binary)), chosen
 
 
 def _plant(items: pl.DataFrame, chosen: dict[str, np.ndarray], rng: np.random.Generator) -> pl.DataFrame:
@@ -322,6 +367,26 @@ def _plant(items: pl.DataFrame, chosen: dict[str, np.ndarray], rng: np.random.Ge
         .otherwise(pl.col("deleted"))
         .cast(pl.Int8)
         .alias("deleted"),
+        # A frequency cap of null, which the new system drops from the JSON with the key.
+        pl.when(mask("json_null_dropped"))
+        .then(None)
+        .otherwise(pl.col("frequency_cap"))
+        .alias("frequency_cap"),
+        pl.when(mask("targeting_flag_lost"))
+        .then(pl.col("targeting").list.concat(pl.lit(["ctv"])))
+        .otherwise(pl.col("targeting"))
+        .alias("targeting"),
+        pl.when(mask("flags_high_bit_lost"))
+        .then(pl.col("flags") | 128)
+        .otherwise(pl.col("flags"))
+        .alias("flags"),
+        # A geo target read back in the wrong axis order (lat, lon): it needs one to be read.
+        mask("geo_swapped").alias("geo_swapped"),
+        pl.when(mask("geo_swapped")).then(pl.col("lon").fill_nan(12.5)).otherwise(pl.col("lon")).alias("lon"),
+        pl.when(mask("geo_swapped"))
+        .then(pl.col("lat").fill_nan(-33.25))
+        .otherwise(pl.col("lat"))
+        .alias("lat"),
     )
     # The DST rows' end must stay after their new start and valid: a month on, at noon.
     items = items.with_columns(
@@ -416,6 +481,14 @@ def migrate(
             "units_bought": kept["units_bought"],
             "archived": kept["deleted"] == 1,
             "updated_at": kept["updated_at"].dt.replace_time_zone("UTC"),
+            # Settings as the new store's JSON writer has them: keys sorted, null ones dropped.
+            "settings": _settings(kept, compact=True),
+            # Targeting as an array, in its own order, without the 'ctv' it does not know.
+            "targeting": kept["targeting"]
+            .list.eval(pl.element().filter(pl.element() != "ctv"))
+            .list.reverse(),
+            "geo": _point_text(kept),
+            "flags": kept["flags"] & 127,  # a signed TINYINT on the way: the high bit is lost
         }
     )
     dup = np.zeros(items.height, dtype=bool)
@@ -433,9 +506,38 @@ def migrate(
             "size": creatives["width"].cast(pl.String) + "x" + creatives["height"].cast(pl.String),
             "created_at": _to_utc(creatives["created_local"], NETWORK_ZONE),
             "archived": creatives["deleted"] == 1,
+            "asset": creatives["asset"].bin.slice(0, ASSET_LIMIT) if creatives.height else creatives["asset"],
         }
     )
     return {"advertiser": advertiser, "campaign": campaign, "line_item": line_item, "creative": creative}
+
+
+def _settings(items: pl.DataFrame, compact: bool) -> pl.Series:
+    """Each line item's JSON settings: the legacy writer's text, or the new store's."""
+    out = []
+    for cap, pacing, priority in items.select("frequency_cap", "pacing", "priority").iter_rows():
+        value = {
+            "frequency_cap": None if cap is None else {"per_day": cap},
+            "pacing": pacing,
+            "priority": priority,
+        }
+        if compact:
+            value = {k: v for k, v in sorted(value.items()) if v is not None}
+            out.append(json.dumps(value, separators=(",", ":")))
+        else:
+            out.append(json.dumps(value))
+    return pl.Series("settings", out, dtype=pl.String)
+
+
+def _point_text(items: pl.DataFrame) -> pl.Series:
+    """The geo target as PostgreSQL's point text '(x,y)', swapped where the defect is planted."""
+    out = []
+    for lon, lat, swapped in items.select("lon", "lat", "geo_swapped").iter_rows():
+        if lon is None or math.isnan(lon):
+            out.append(None)
+        else:
+            out.append(f"({lat!r},{lon!r})" if swapped else f"({lon!r},{lat!r})")
+    return pl.Series("geo", out, dtype=pl.String)
 
 
 def _legacy_tables(
@@ -456,6 +558,15 @@ def _legacy_tables(
             _legacy_text(pl.col("start_local")).alias("start_time"),
             pl.coalesce(pl.col("end_text"), _legacy_text(pl.col("end_local"))).alias("end_time"),
             _legacy_text(pl.col("updated_at")).alias("updated_at"),
+            _settings(items, compact=False),
+            pl.col("targeting")
+            .list.eval(pl.element().sort_by(pl.element().replace_strict(TARGETING, range(4))))
+            .list.join(",")
+            .alias("targeting"),
+            pl.when(pl.col("lon").is_nan())
+            .then(None)
+            .otherwise(pl.format("POINT({} {})", pl.col("lon"), pl.col("lat")))
+            .alias("geo"),
         ).select(
             "id",
             "order_id",
@@ -470,9 +581,13 @@ def _legacy_tables(
             "units_bought",
             "deleted",
             "updated_at",
+            "settings",
+            "targeting",
+            "geo",
+            "flags",
         ),
         "creatives": creatives.with_columns(_legacy_text(pl.col("created_local")).alias("created_at")).select(
-            "id", "advertiser_id", "name", "width", "height", "created_at", "deleted"
+            "id", "advertiser_id", "name", "width", "height", "created_at", "deleted", "asset"
         ),
     }
 
@@ -480,22 +595,26 @@ def _legacy_tables(
 def _truth(
     items: pl.DataFrame,
     advertisers: pl.DataFrame,
+    creatives: pl.DataFrame,
     chosen: dict[str, np.ndarray],
     adv_nfd: np.ndarray,
     phantoms: pl.DataFrame,
 ) -> pl.DataFrame:
     rows: list[dict[str, object]] = []
-    keys = items.select("advertiser_id", "order_id", "id").to_numpy()
+    keys = {
+        "line_item": items.select("advertiser_id", "order_id", "id").to_numpy(),
+        "creative": creatives.select("advertiser_id", "id").to_numpy(),
+    }
     for name, idx in chosen.items():
         defect = DEFECTS[name]
         if name == "phantom":
             idx_keys = phantoms.select("advertiser_id", "order_id", "id").to_numpy()
         else:
-            idx_keys = keys[idx]
+            idx_keys = keys[defect.entity][idx]
         for k in idx_keys:
             rows.append(
                 {
-                    "entity": "line_item",
+                    "entity": defect.entity,
                     "defect": name,
                     "kind": defect.kind,
                     "column": defect.column,

@@ -29,8 +29,12 @@ def _statements(text: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _typed_text(df: pl.DataFrame, bools_as_ints: bool) -> pl.DataFrame:
-    """Timestamps as text with their offset, and booleans as the store writes them."""
+def _typed_text(
+    df: pl.DataFrame, bools_as_ints: bool, binary_prefix: str | None = None, array: str = "{}"
+) -> pl.DataFrame:
+    """Timestamps as text with their offset, booleans as the store writes them, bytes as hex
+    after `binary_prefix` (None: as bytes), lists of words joined by commas inside `array`'s
+    two characters ("{}": PostgreSQL's array text; "": a MySQL SET's text)."""
     out = []
     for name, dtype in df.schema.items():
         col = pl.col(name)
@@ -38,7 +42,11 @@ def _typed_text(df: pl.DataFrame, bools_as_ints: bool) -> pl.DataFrame:
             col = col.dt.to_string("%Y-%m-%d %H:%M:%S+00:00")
         elif dtype == pl.Boolean and bools_as_ints:
             col = col.cast(pl.Int8)
-        out.append(col)
+        elif dtype == pl.Binary and binary_prefix is not None:
+            col = pl.lit(binary_prefix) + col.bin.encode("hex")
+        elif isinstance(dtype, pl.List):
+            col = pl.lit(array[:1]) + col.list.join(",") + pl.lit(array[1:])
+        out.append(col.alias(name))
     return df.select(out)
 
 
@@ -64,7 +72,7 @@ def _load_sqlite(
         for stmt in create:
             conn.execute(stmt)
         for name, df in tables.items():
-            df = _typed_text(df, bools_as_ints=True)
+            df = _typed_text(df, bools_as_ints=True, array="")
             marks = ", ".join("?" * df.width)
             conn.executemany(
                 f'INSERT INTO "{name}" ({", ".join(df.columns)}) VALUES ({marks})', df.iter_rows()
@@ -90,13 +98,14 @@ def _load_mysql(url: SourceURL, create: list[str], after: list[str], tables: dic
                 cur.execute(stmt)
             for name, df in tables.items():
                 path = os.path.join(tmp, f"{name}.tsv")
-                _typed_text(df, bools_as_ints=True).write_csv(
+                _typed_text(df, bools_as_ints=True, binary_prefix="", array="").write_csv(
                     path, separator="\t", include_header=False, null_value="\\N", quote_style="never"
                 )
+                targets, sets = _mysql_targets(cur, name, df.columns)
                 cur.execute(
                     f"LOAD DATA LOCAL INFILE %s INTO TABLE `{name}` CHARACTER SET utf8mb4 "
                     "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-                    f"({', '.join(f'`{c}`' for c in df.columns)})",
+                    f"({', '.join(targets)}){sets}",
                     (path,),
                 )
             for stmt in after:
@@ -106,6 +115,25 @@ def _load_mysql(url: SourceURL, create: list[str], after: list[str], tables: dic
                 cur.fetchall()
     finally:
         conn.close()
+
+
+def _mysql_targets(cur: object, table: str, columns: list[str]) -> tuple[list[str], str]:
+    """LOAD DATA's column list, and the SET clause for columns that text does not fill as they
+    are: blobs from hex, geometries from WKT, BIT from a number."""
+    cur.execute(  # type: ignore[attr-defined]
+        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+        (table,),
+    )
+    types = dict(cur.fetchall())  # type: ignore[attr-defined]
+    through = {"blob": "UNHEX({})", "point": "ST_GeomFromText({})", "bit": "CAST({} AS UNSIGNED)"}
+    targets, sets = [], []
+    for i, c in enumerate(columns):
+        fn = through.get(str(types.get(c, "")).lower())
+        targets.append(f"@v{i}" if fn else f"`{c}`")
+        if fn:
+            sets.append(f"`{c}` = {fn.format(f'@v{i}')}")
+    return targets, (" SET " + ", ".join(sets)) if sets else ""
 
 
 def _load_postgres(
@@ -119,7 +147,7 @@ def _load_postgres(
             conn.execute(stmt)
         for name, df in tables.items():
             buf = io.BytesIO()
-            _typed_text(df, bools_as_ints=False).write_csv(buf, include_header=False)
+            _typed_text(df, bools_as_ints=False, binary_prefix="\\x").write_csv(buf, include_header=False)
             cols = ", ".join(f'"{c}"' for c in df.columns)
             with conn.cursor() as cur, cur.copy(f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)') as cp:
                 view = buf.getbuffer()
