@@ -92,8 +92,8 @@ def plan_run(
         raise failed[0][1]
     if failed:
         problems: list[tuple[int | None, str]] = []
-        for line, exc in failed:
-            found = exc.problems if isinstance(exc, MappingError) else [(line, str(exc))]
+        for line, error in failed:
+            found = error.problems if isinstance(error, MappingError) else [(line, str(error))]
             problems += [p for p in found if p not in problems]
         raise MappingError(mapping.path, problems)
     return plans, urls, mapping.sha256

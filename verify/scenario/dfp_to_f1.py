@@ -531,7 +531,7 @@ def _settings(items: pl.DataFrame, compact: bool) -> pl.Series:
 
 def _point_text(items: pl.DataFrame) -> pl.Series:
     """The geo target as PostgreSQL's point text '(x,y)', swapped where the defect is planted."""
-    out = []
+    out: list[str | None] = []
     for lon, lat, swapped in items.select("lon", "lat", "geo_swapped").iter_rows():
         if lon is None or math.isnan(lon):
             out.append(None)
