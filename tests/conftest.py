@@ -20,7 +20,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 MYSQL_HOST = os.environ.get("VERIFY_TEST_MYSQL", "root@127.0.0.1:3306")
 POSTGRES_HOST = os.environ.get("VERIFY_TEST_POSTGRES", "root@127.0.0.1:5432")
-DB_MARKERS = ("mysql", "postgres")
+DB_MARKERS = ("mysql", "postgres", "pgloader")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -479,7 +479,6 @@ PAIRS = (
             ("ST_GeomFromText('LINESTRING(0 0,1 1)')", "ST_GeomFromText('LINESTRING(1 1,0 0)')"),
         ),
         False,
-        setup=("CREATE EXTENSION IF NOT EXISTS postgis",),
     ),
 )
 CHECKSUM_FREE = {p.name for p in PAIRS if not p.checksum}
@@ -493,6 +492,10 @@ def _sql_rows(pair: Pair, side: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def stores(mysql_db, postgres_db) -> tuple[Any, Any]:
+    try:
+        postgres_db.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except Exception as exc:  # noqa: BLE001 - a skip: under CI=true, conftest fails the session for it
+        pytest.skip(f"PostGIS is not installed ({exc}); apt-get install postgresql-15-postgis-3")
     mysql, pg = [], []
     for p in PAIRS:
         mysql += [

@@ -129,7 +129,8 @@ def summary_sql(rows_sql: str, dialect: Dialect, width: int | None = None) -> st
     bounds; or, given a bucket `width`, the same per bucket FLOOR(p / width) of the partition."""
     counts = f"COUNT(*) AS n, COUNT(DISTINCT kh) AS nk, {dialect.hash_total('h')} AS s"
     if width is None:
-        return f"SELECT {counts}, MIN(p) AS lo, MAX(p) AS hi FROM ({rows_sql}) verify_sum"
+        ends = f"{dialect.as_text('MIN(p)')} AS lo, {dialect.as_text('MAX(p)')} AS hi"
+        return f"SELECT {counts}, {ends} FROM ({rows_sql}) verify_sum"
     bucket = dialect.bucket("p", width)
     return f"SELECT {dialect.as_text(bucket)} AS b, {counts} FROM ({rows_sql}) verify_sum GROUP BY {bucket}"
 

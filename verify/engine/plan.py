@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -449,17 +450,18 @@ def _unfit_map_target(pairs: tuple[tuple[Any, Any], ...] | None, ctype: Canonica
 def _partition(
     entity: Entity, catalogs: dict[str, _Catalog]
 ) -> tuple[str | None, dict[str, SideQuery], tuple[str, ...]]:
-    """Pick the key column that bounds segments (integer or string on both sides) and the SQL."""
+    """Pick the key column that bounds segments (a number or a string on both sides) and the SQL."""
     partition = None
     notes: tuple[str, ...] = ()
     for k in [k for k in entity.key if entity.segment_by in (None, k.name)]:
         kinds = {catalogs[s].columns[catalogs[s].lookup(k.on(s)) or k.on(s)].kind for s in SIDES}
-        if kinds <= {"int", "uint64"} or kinds == {"string"}:
+        # Integer bounds cut any numbers into ranges, decimals too (BIGINT UNSIGNED as NUMERIC).
+        if kinds <= {"int", "uint64", "decimal"} or kinds == {"string"}:
             partition = k
             break
     if partition is None:
         what = f"key column '{entity.segment_by}' is" if entity.segment_by else "no key column is"
-        notes = (f"{what} integer or string on both sides: '{entity.name}' is read as one segment",)
+        notes = (f"{what} a number or a string on both sides: '{entity.name}' is read as one segment",)
     queries = {}
     for side in SIDES:
         s, catalog = entity.side(side), catalogs[side]
@@ -498,9 +500,9 @@ def _segments(
             (n,) = readers[side].row(d.select(["COUNT(*)"], q.table, q.query, conds))
         if not n:  # MIN of nothing is NULL, whose type some readers cannot tell
             return None, None, 0
-        lo, hi = readers[side].row(
-            d.select([f"MIN({q.partition_sql})", f"MAX({q.partition_sql})"], q.table, q.query, conds)
-        )
+        # As text: a NUMERIC bound need not fit the readers' decimals (parsed by `whole` below).
+        ends = [d.as_text(f"{fn}({q.partition_sql})") for fn in ("MIN", "MAX")]
+        lo, hi = readers[side].row(d.select(ends, q.table, q.query, conds))
         return lo, hi, n
 
     with ThreadPoolExecutor(2) as pool:
@@ -513,13 +515,19 @@ def _segments(
         side = "old" if n_o else "new"
         bounds = _sampled_bounds(queries[side], readers[side], count, int(n_o or n_n or 0))
     else:
-        lows = [int(v) for v in (lo_o, lo_n) if v is not None]
-        highs = [int(v) for v in (hi_o, hi_n) if v is not None]
+        lows = [whole(v) for v in (lo_o, lo_n) if v is not None]
+        highs = [whole(v) for v in (hi_o, hi_n) if v is not None]
         lo, hi = min(lows), max(highs)
         width = max(1, math.ceil((hi - lo + 1) / count))
         bounds = [lo + i * width for i in range(1, count) if lo + i * width <= hi]
     edges: list[Any] = [None, *bounds, None]
     return tuple(Segment(entity, i, edges[i], edges[i + 1]) for i in range(len(edges) - 1))
+
+
+def whole(value: Any) -> int:
+    """A partition bound as an integer (from text, which a decimal column's bound arrives as):
+    the cut points need only be integers to put every number in exactly one range."""
+    return int(decimal.Decimal(str(value)).to_integral_value(decimal.ROUND_FLOOR))
 
 
 def _estimated_rows(query: SideQuery, reader: Reader) -> int | None:

@@ -19,7 +19,7 @@ import polars as pl
 from verify.engine import checksum
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
-from verify.engine.plan import EntityPlan, Segment, segment_sql
+from verify.engine.plan import EntityPlan, Segment, segment_sql, whole
 from verify.engine.recheck import only_keys
 from verify.engine.rules import RuleCounts, classify, count_records
 from verify.engine.subset import restrict
@@ -182,7 +182,7 @@ def _narrow(task: SegmentTask) -> tuple[list[Segment], int]:
         o, n = old[None], new[None]
         if o.same_as(n):
             return [], o.rows
-        ends = [int(v) for v in (o.lo, o.hi, n.lo, n.hi) if v is not None]
+        ends = [whole(v) for v in (o.lo, o.hi, n.lo, n.hi) if v is not None]
         if max(o.rows, n.rows) <= checksum.LEAF_ROWS or not ends:
             return [segment], 0
         width = checksum.bucket_width(min(ends), max(ends), max(o.rows, n.rows))

@@ -18,7 +18,7 @@ returns into the column's raw Polars type. Everything after this point is dialec
     timestamptz  Datetime(us, UTC)        an instant (timestamptz, MySQL TIMESTAMP)
     binary       Binary                   BLOB, VARBINARY, BINARY(n), bytea
     json         String                   the JSON text; compared as JSON values
-    geometry     String                   canonical WKT (from WKB, or PostgreSQL's point)
+    geometry     String                   canonical WKT (from WKB, or PostgreSQL's point, path, polygon)
     set          List(String)             MySQL SET: its members, sorted
     array        List(String)             PostgreSQL arrays: the elements as text, in order
     uuid         String                   lower-case, hyphenated
@@ -221,10 +221,10 @@ def _wkb(series: pl.Series, col: SourceColumn) -> pl.Series:
     return wkb_series(series)
 
 
-def _pg_point(series: pl.Series, col: SourceColumn) -> pl.Series:
-    from verify.sources.geometry import point_text_series
+def _pg_geometric(series: pl.Series, col: SourceColumn) -> pl.Series:
+    from verify.sources.geometry import pg_geometric_series
 
-    return point_text_series(series)
+    return pg_geometric_series(series, col.db_type)
 
 
 DECODERS: dict[str, Any] = {
@@ -235,5 +235,5 @@ DECODERS: dict[str, Any] = {
     "bits": _bits,
     "utc": _utc,
     "wkb": _wkb,
-    "pg_point": _pg_point,
+    "pg_geometric": _pg_geometric,
 }

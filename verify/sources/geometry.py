@@ -1,7 +1,7 @@
 """Geometry values as canonical WKT: one spelling for equal shapes, whatever the store.
 
-WKB (what MySQL/MariaDB's and PostGIS's ST_AsBinary give), PostgreSQL's native `point` text
-'(x,y)' and WKT written by hand all become the same text: upper-case type names, no blanks
+WKB (what MySQL/MariaDB's and PostGIS's ST_AsBinary give), PostgreSQL's native `point`,
+`path` and `polygon` text and WKT written by hand all become the same text: upper-case type names, no blanks
 around parentheses and commas, and each coordinate as the shortest decimal that reads back
 as the same double ("2", "1.5", "1e-07"; -0 is 0). Two equal doubles therefore always print
 alike, and the text loses nothing the doubles held. Python per value: geometry columns are
@@ -115,6 +115,21 @@ def point_text_to_wkt(text: str) -> str:
     return f"POINT({number(x)} {number(y)})"
 
 
+def pg_geometric_to_wkt(text: str, typname: str) -> str:
+    """PostgreSQL's native geometric text as canonical WKT: a point '(x,y)', a path — open
+    '[(x,y),...]' or closed '((x,y),...)' — as a LINESTRING (a closed one ends where it began),
+    a polygon '((x,y),...)' as a POLYGON with its ring closed."""
+    if typname == "point":
+        return point_text_to_wkt(text)
+    values = [number(float(v)) for v in _NUMBER.findall(text)]
+    points = [f"{x} {y}" for x, y in zip(values[::2], values[1::2], strict=True)]
+    closed = typname == "polygon" or not text.lstrip().startswith("[")
+    if closed and points and points[0] != points[-1]:
+        points.append(points[0])
+    body = ",".join(points)
+    return f"POLYGON(({body}))" if typname == "polygon" else f"LINESTRING({body})"
+
+
 def _each(series: pl.Series, fn: object) -> pl.Series:
     import polars as pl
 
@@ -129,8 +144,8 @@ def wkb_series(series: pl.Series) -> pl.Series:
     return _each(series, wkb_to_wkt)
 
 
-def point_text_series(series: pl.Series) -> pl.Series:
-    return _each(series, point_text_to_wkt)
+def pg_geometric_series(series: pl.Series, typname: str) -> pl.Series:
+    return _each(series, lambda text: pg_geometric_to_wkt(text, typname))
 
 
 def wkt_series(series: pl.Series) -> pl.Series:

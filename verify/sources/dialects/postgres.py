@@ -248,8 +248,8 @@ def _column(
         return SourceColumn(name, db_type, "uuid", "CAST({} AS TEXT)")
     if typname in ("bit", "varbit"):
         return SourceColumn(name, db_type, "bit", "CAST({} AS TEXT)", "bits")
-    if typname == "point":
-        return SourceColumn(name, db_type, "geometry", "CAST({} AS TEXT)", "pg_point")
+    if typname in ("point", "path", "polygon"):
+        return SourceColumn(name, typname, "geometry", "CAST({} AS TEXT)", "pg_geometric")
     if typname in ("geometry", "geography"):  # PostGIS
         return SourceColumn(name, db_type, "geometry", "ST_AsBinary({})", "wkb")
     if category == "A" and elem:
