@@ -583,7 +583,7 @@ def test_every_planted_difference_is_found_and_nothing_else(tmp_path, stores, re
     assert shown[("set_array", 100)] == ("[mobile]", "[desktop, mobile]")
     assert shown[("time_interval", 100)] == ("1:00:00", "-1:00:00")
     assert shown[("point", 100)] == ("POINT(1.5 -2)", "POINT(-2 1.5)")
-    assert shown[("json_jsonb", 100)] == ('{"a":1}', '{"a":2}')
+    assert shown[("json_jsonb", 100)] == ('{"a": 1}', '{"a": 2}')  # as the stores hold it
 
 
 def test_the_readme_lists_every_pair():

@@ -289,6 +289,21 @@ def _split_duplicates(joined: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFra
     return joined.filter(~repeated).drop(helpers), dups
 
 
+def _json_values(flags: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """JSON cells whose texts differ, compared again as JSON values (few cells, in Python)."""
+    from verify.engine.jsonvalues import same_json
+
+    for c in columns:
+        at = flags.get_column(f"diff:{c}").arg_true()
+        if at.is_empty():
+            continue
+        pairs = flags.select(pl.col(c).gather(at), pl.col(f"{c}{_NEW}").gather(at)).iter_rows()
+        equal = pl.Series([same_json(old, new) for old, new in pairs])
+        if equal.any():
+            flags = flags.with_columns(flags.get_column(f"diff:{c}").scatter(at.filter(equal), False))
+    return flags
+
+
 def _differences(
     joined: pl.DataFrame,
     old: pl.DataFrame,
@@ -308,6 +323,7 @@ def _differences(
             for c, col in zip(names, columns, strict=True)
         ],
     )
+    flags = _json_values(flags, [c.name for c in columns if c.kind == "json"])
     any_diff = pl.any_horizontal([pl.col(f"diff:{c}") for c in names]) if names else pl.lit(False)
     totals = flags.select(
         (in_old & ~in_new).sum().alias("missing"),

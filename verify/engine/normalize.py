@@ -7,8 +7,6 @@ scale, strings byte-exact unless the mapping asks for trim, lower or NFC.
 
 from __future__ import annotations
 
-import decimal
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -182,9 +180,9 @@ def _to_binary(series: pl.Series, ctype: CanonicalType) -> pl.Series:
 
 
 def _to_json(series: pl.Series, ctype: CanonicalType) -> pl.Series:
-    """JSON text as one canonical text per value: equal JSON values, equal text."""
-    texts = series.cast(pl.String).to_list()
-    return pl.Series(series.name, [None if t is None else canonical_json(t) for t in texts], dtype=pl.String)
+    """JSON as the store's text; equal texts are equal values, and the texts that differ are
+    compared as JSON values (verify/engine/jsonvalues.py), after the cheap comparison."""
+    return series.cast(pl.String)
 
 
 def _to_geometry(series: pl.Series, ctype: CanonicalType) -> pl.Series:
@@ -265,37 +263,6 @@ _CONVERSIONS = {
     "uuid": _to_uuid,
     "time": _to_time,
 }
-
-
-def canonical_json(text: str) -> str:
-    """One text per JSON value: keys sorted, no blanks, numbers by value (1.0 and 1e0 are 1)."""
-    return _dump(json.loads(text, parse_float=decimal.Decimal, parse_int=decimal.Decimal))
-
-
-def _dump(value: Any) -> str:
-    if isinstance(value, dict):
-        return (
-            "{"
-            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_dump(value[k])}" for k in sorted(value))
-            + "}"
-        )
-    if isinstance(value, list):
-        return "[" + ",".join(_dump(v) for v in value) + "]"
-    if isinstance(value, decimal.Decimal):
-        return _number(value)
-    return json.dumps(value, ensure_ascii=False)  # strings, true, false, null
-
-
-def _number(d: decimal.Decimal) -> str:
-    if not d.is_finite():
-        return str(d)
-    d = d.normalize()
-    exponent = d.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -30 <= exponent <= 30:  # plain digits for all but huge or tiny magnitudes
-        text = format(d, "f")
-        return "0" if text in ("-0", "0") else text
-    return str(d).replace("E+", "e").replace("E", "e")
 
 
 def _checked(

@@ -481,8 +481,8 @@ def migrate(
             "units_bought": kept["units_bought"],
             "archived": kept["deleted"] == 1,
             "updated_at": kept["updated_at"].dt.replace_time_zone("UTC"),
-            # Settings as the new store's JSON writer has them: keys sorted, null ones dropped.
-            "settings": _settings(kept, compact=True),
+            # Settings without the keys whose value is null.
+            "settings": _settings(kept, new=True),
             # Targeting as an array, in its own order, without the 'ctv' it does not know.
             "targeting": kept["targeting"]
             .list.eval(pl.element().filter(pl.element() != "ctv"))
@@ -512,18 +512,24 @@ def migrate(
     return {"advertiser": advertiser, "campaign": campaign, "line_item": line_item, "creative": creative}
 
 
-def _settings(items: pl.DataFrame, compact: bool) -> pl.Series:
-    """Each line item's JSON settings: the legacy writer's text, or the new store's."""
+def _settings(items: pl.DataFrame, new: bool) -> pl.Series:
+    """Each line item's JSON settings, as the legacy app wrote them or as the new store holds them.
+
+    Both write keys in the order JSONB keeps them (by length, then bytes), with ", " and ": "; a
+    legacy admin tool wrote one line item in fifty (by id) compactly, keys sorted alphabetically.
+    The same value either way: no difference. The new system drops keys whose value is null.
+    """
     out = []
-    for cap, pacing, priority in items.select("frequency_cap", "pacing", "priority").iter_rows():
+    for li, cap, pacing, priority in items.select("id", "frequency_cap", "pacing", "priority").iter_rows():
         value = {
-            "frequency_cap": None if cap is None else {"per_day": cap},
             "pacing": pacing,
             "priority": priority,
+            "frequency_cap": None if cap is None else {"per_day": cap},
         }
-        if compact:
-            value = {k: v for k, v in sorted(value.items()) if v is not None}
-            out.append(json.dumps(value, separators=(",", ":")))
+        if new:
+            out.append(json.dumps({k: v for k, v in value.items() if v is not None}))
+        elif li % 50 == 0:
+            out.append(json.dumps(value, sort_keys=True, separators=(",", ":")))
         else:
             out.append(json.dumps(value))
     return pl.Series("settings", out, dtype=pl.String)
@@ -558,7 +564,7 @@ def _legacy_tables(
             _legacy_text(pl.col("start_local")).alias("start_time"),
             pl.coalesce(pl.col("end_text"), _legacy_text(pl.col("end_local"))).alias("end_time"),
             _legacy_text(pl.col("updated_at")).alias("updated_at"),
-            _settings(items, compact=False),
+            _settings(items, new=False),
             pl.col("targeting")
             .list.eval(pl.element().sort_by(pl.element().replace_strict(TARGETING, range(4))))
             .list.join(",")

@@ -1,0 +1,73 @@
+"""JSON values compare as values: any key order, blanks or number spelling of one value is equal,
+and any other value is not (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from verify.engine.jsonvalues import same_json
+
+SCALARS = st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.text(max_size=5)
+NUMBERS = st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-1000, max_value=1000)
+VALUES = st.recursive(
+    SCALARS | NUMBERS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def spell(value, rng: random.Random) -> str:
+    """One JSON text of `value`: keys shuffled, random blanks, numbers spelt one of several ways."""
+    pad = lambda: rng.choice(["", " ", "\n  "])  # noqa: E731
+    if isinstance(value, dict):
+        keys = list(value)
+        rng.shuffle(keys)
+        return (
+            "{" + ",".join(f"{pad()}{json.dumps(k)}{pad()}:{pad()}{spell(value[k], rng)}" for k in keys) + "}"
+        )
+    if isinstance(value, list):
+        return "[" + ",".join(pad() + spell(v, rng) for v in value) + "]"
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return json.dumps(value, ensure_ascii=rng.random() < 0.5)
+    d = Decimal(value)
+    return rng.choice(
+        [str(d), f"{d:.6f}", f"{d:E}".replace("E+", "e"), str(d) + ("0" if "." in str(d) else "")]
+    )
+
+
+@given(VALUES, st.randoms())
+def test_every_spelling_of_a_value_is_the_same_value(value, rng):
+    assert same_json(spell(value, rng), spell(value, rng))
+
+
+def same_value(a, b) -> bool:
+    """The oracle: JSON equality, with booleans apart from numbers and numbers by exact value."""
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None or isinstance(a, str):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    numbers = (int, Decimal)
+    return isinstance(a, numbers) and isinstance(b, numbers) and Decimal(a) == Decimal(b)
+
+
+@given(VALUES, VALUES, st.randoms())
+def test_different_values_are_different(a, b, rng):
+    assert same_json(spell(a, rng), spell(b, rng)) is same_value(a, b)
+
+
+def test_the_traps():
+    assert same_json('{"a": 1.0, "b": [1e2]}', '{"b":[100],"a":1}')
+    assert not same_json('{"a": true}', '{"a": 1}')
+    assert not same_json('{"a": null}', "{}")
+    assert not same_json("0.1000000000000000055", "0.1")
+    assert not same_json('"1"', "1")
+    assert same_json('"\\u00e9"', '"é"')
+    assert not same_json("not json", "not json ")
+    assert same_json(None, None) and not same_json(None, "null")
