@@ -65,6 +65,11 @@ def timed(fn, *args):
 ZERO_DATE_GUARD = "CASE WHEN MONTH(end_time) = 0 OR DAYOFMONTH(end_time) = 0 THEN NULL ELSE end_time END"
 OLD_SQL = f"SELECT {OLD_COLS.replace('end_time,', ZERO_DATE_GUARD + ' AS end_time,', 1)} FROM line_items"
 NEW_SQL = f"SELECT {NEW_COLS} FROM line_item"
+# The raw read reads every column the mapping compares, each the plainest way ConnectorX can.
+OLD_EXTRA = ", settings, targeting, ST_AsBinary(geo) AS geo, CAST(flags AS UNSIGNED) AS flags"
+NEW_EXTRA = ", settings::text AS settings, targeting, geo::text AS geo, flags"
+RAW_OLD_SQL = OLD_SQL.replace(" FROM line_items", OLD_EXTRA + " FROM line_items")
+RAW_NEW_SQL = NEW_SQL.replace(" FROM line_item", NEW_EXTRA + " FROM line_item")
 
 
 def servers_cpu() -> float:
@@ -86,8 +91,8 @@ def raw_read() -> tuple[float, float]:
     seconds and CPU seconds (this process's and the servers')."""
     start, cpu = time.perf_counter(), time.process_time() + servers_cpu()
     with ThreadPoolExecutor(2) as pool:
-        a = pool.submit(cx.read_sql, CX_MYSQL, OLD_SQL, return_type="arrow")
-        b = pool.submit(cx.read_sql, CX_POSTGRES, NEW_SQL, return_type="arrow")
+        a = pool.submit(cx.read_sql, CX_MYSQL, RAW_OLD_SQL, return_type="arrow")
+        b = pool.submit(cx.read_sql, CX_POSTGRES, RAW_NEW_SQL, return_type="arrow")
         rows = a.result().num_rows + b.result().num_rows
     assert rows > 0
     seconds = time.perf_counter() - start

@@ -29,11 +29,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from readme import sync_section
 
 from verify.sources.urls import SourceURL
 
 PW = "Bad-pw-0xC0FFEE/@"  # never to be printed; '/' and '@' test the masking of odd passwords
-README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- bad-inputs:start -->", "<!-- bad-inputs:end -->"
 
 
@@ -882,12 +882,4 @@ def readme_table() -> str:
 
 
 def test_the_readme_lists_every_case():
-    text = README.read_text()
-    assert START in text and END in text, f"README.md needs the markers {START} and {END}"
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    want = f"{head}{START}\n{readme_table()}\n{END}{tail}"
-    if os.environ.get("VERIFY_UPDATE_README"):
-        README.write_text(want)
-        text = want
-    assert text == want, "README's Bad input table is out of date: VERIFY_UPDATE_README=1 pytest -k readme"
+    sync_section(START, END, readme_table())

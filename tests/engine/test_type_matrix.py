@@ -13,20 +13,19 @@ The README's type matrix is rendered from PAIRS (`test_the_readme_lists_every_pa
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from readme import sync_section
 
 from verify.engine.check import check_mapping
 from verify.engine.run import DiffOptions, run_diff
 
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- type-matrix:start -->", "<!-- type-matrix:end -->"
 
 
@@ -596,13 +595,4 @@ def test_the_readme_lists_every_pair():
             for p in PAIRS
         ),
     ]
-    table = "\n".join(rows)
-    text = README.read_text()
-    assert START in text and END in text, f"README.md needs the markers {START} and {END}"
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    wanted = f"{before}{START}\n{table}\n{END}{after}"
-    if os.environ.get("VERIFY_UPDATE_README"):
-        README.write_text(wanted)
-        text = wanted
-    assert text == wanted, "the README's type matrix is stale: run with VERIFY_UPDATE_README=1"
+    sync_section(START, END, "\n".join(rows))

@@ -49,6 +49,13 @@ def mapping(tmp_path: Path, body: str) -> str:
 ODD = "  odd:\n    old: {table: odd}\n    new: {table: odd}\n    key: [id]\n"
 
 
+def diff(tmp_path: Path, stores: tuple[str, str], path: str, reader: str = "auto"):
+    out = tmp_path / reader
+    return run_diff(
+        DiffOptions(mapping_path=path, old_url=stores[0], new_url=stores[1], out_dir=str(out), reader=reader)
+    )
+
+
 def test_a_column_of_a_type_verify_cannot_read_is_named_with_the_way_out(tmp_path, stores):
     with pytest.raises(MappingError) as caught:
         check_mapping(mapping(tmp_path, ODD + '    columns: "*"\n'), *stores)
@@ -63,9 +70,7 @@ def test_an_ignored_column_of_any_type_never_blocks_the_entity(tmp_path, stores)
     plan = check_mapping(path, *stores).entities[0]
     assert plan.types == {"id": "int", "v": "int", "s": "set", "j": "json", "p": "geometry", "flag": "int"}
     assert all("`g`" not in s and '"g"' not in s for q in plan.queries.values() for s in q.select)
-    result = run_diff(
-        DiffOptions(mapping_path=path, old_url=stores[0], new_url=stores[1], out_dir=str(tmp_path / "r"))
-    )
+    result = diff(tmp_path, stores, path)
     odd = result.entities["odd"]
     # row 2: a point 0.0005 off, and a TINYINT(1) of 2 against true
     assert (odd.compared, odd.value_mismatch_rows, odd.by_column) == (2, 1, {"flag": 1, "p": 1})
@@ -73,14 +78,7 @@ def test_an_ignored_column_of_any_type_never_blocks_the_entity(tmp_path, stores)
 
 def test_a_geometry_tolerance_is_per_coordinate(tmp_path, stores):
     body = ODD + "    columns:\n      p: {tolerance: 0.001}\n      flag: {}\n"
-    result = run_diff(
-        DiffOptions(
-            mapping_path=mapping(tmp_path, body),
-            old_url=stores[0],
-            new_url=stores[1],
-            out_dir=str(tmp_path / "r"),
-        )
-    )
+    result = diff(tmp_path, stores, mapping(tmp_path, body))
     assert result.entities["odd"].by_column == {"flag": 1}
 
 
@@ -91,14 +89,7 @@ def test_a_tolerance_on_a_column_that_is_no_number_is_refused(tmp_path, stores):
 
 def test_a_declared_bool_never_turns_a_2_into_true(tmp_path, stores):
     body = ODD + "    columns:\n      flag: {type: bool}\n"
-    result = run_diff(
-        DiffOptions(
-            mapping_path=mapping(tmp_path, body),
-            old_url=stores[0],
-            new_url=stores[1],
-            out_dir=str(tmp_path / "r"),
-        )
-    )
+    result = diff(tmp_path, stores, mapping(tmp_path, body))
     assert result.status == "partial"
     assert "column 'flag' has value 2 that is not a valid bool" in result.failures[0]
 
@@ -115,14 +106,11 @@ def test_query_sides_are_typed_from_the_drivers_description(tmp_path, stores):
     plan = check_mapping(path, *stores).entities[0]
     assert plan.types == {"id": "int", "members": "set", "doc": "json", "at": "geometry"}
     for reader in ("auto", "sqlalchemy"):
-        out = tmp_path / reader
-        result = run_diff(
-            DiffOptions(
-                mapping_path=path, old_url=stores[0], new_url=stores[1], out_dir=str(out), reader=reader
-            )
-        )
+        result = diff(tmp_path, stores, path, reader)
         assert result.entities["q"].by_column == {"at": 1}, reader
-        shown = pl.read_parquet(out / "mismatches" / "q" / "*.parquet").select("old", "new").row(0)
+        shown = (
+            pl.read_parquet(tmp_path / reader / "mismatches" / "q" / "*.parquet").select("old", "new").row(0)
+        )
         assert shown == ("POINT(1 2.0005)", "POINT(1 2)")
 
 

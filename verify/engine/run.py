@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -109,11 +110,13 @@ def run_diff(options: DiffOptions) -> RunResult:
     """
     started = time.monotonic()
     start_at = dt.datetime.now(dt.UTC)
-    executor = make_executor(options.executor, options.workers, options.scheduler, options.max_connections)
     out_dir = options.out_dir or rundir.default_run_dir(start_at)
     if not options.resume:
         rundir.check_target(out_dir)  # a bad --out is found before any source is opened
     run_info, bounds = _resumable(options) if options.resume else ({}, None)
+    if options.resume:
+        options = _as_recorded(options, run_info.get("options") or {})
+    executor = make_executor(options.executor, options.workers, options.scheduler, options.max_connections)
     plans, urls, sha = plan_run(options, bounds)
     recheck_notes: tuple[str, ...] = ()
     planned = {p.name: [{"index": s.index, "lo": s.lo, "hi": s.hi} for s in p.segments] for p in plans}
@@ -339,6 +342,35 @@ def _resumable(options: DiffOptions) -> tuple[dict[str, Any], dict[str, list[Seg
             "edited); it cannot be resumed: start a new run"
         ) from None
     return run, bounds
+
+
+# Options a resumed run keeps from its run.json, with the value they have when not given.
+RESUMED_OPTIONS = {
+    "max_connections": None,
+    "max_rows_per_second": None,
+    "recheck_after": None,
+    "reader": "auto",
+    "segment_rows": 50_000,
+}
+
+
+def _as_recorded(options: DiffOptions, stored: dict[str, Any]) -> DiffOptions:
+    """The options of a resumed run: as it recorded them. Given again, an option must say the
+    same: a resume that read faster, or with another reader, than the run it finishes would not
+    be that run."""
+    kept = {}
+    for name, unset in RESUMED_OPTIONS.items():
+        given, recorded = getattr(options, name), stored.get(name, unset)
+        if given != unset and given != recorded:
+            flag = "--" + name.replace("_", "-")
+            had = "none" if recorded is None else f"{recorded:g}" if isinstance(recorded, float) else recorded
+            shown = f"{given:g}" if isinstance(given, float) else given
+            raise UsageError(
+                f"--resume {options.out_dir}: the run had {flag} {had}, not {shown}; leave {flag} "
+                "out (a resumed run keeps its options) or start a new run"
+            )
+        kept[name] = recorded
+    return dataclasses.replace(options, **kept)
 
 
 class Interrupted(VerifyError):
