@@ -61,9 +61,17 @@ def main(debug: bool) -> None:
         os.environ["RUST_LOG"] = "off"
 
 
+class _EnvOption(click.Option):
+    """An option that may come from the environment; its errors say so ('--old' or VERIFY_OLD_URL)."""
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        return f"{super().get_error_hint(ctx)} (or {self.envvar})"
+
+
 OLD_URL = click.option(
     "--old",
     "old_url",
+    cls=_EnvOption,
     envvar="VERIFY_OLD_URL",
     required=True,
     metavar="URL",
@@ -72,6 +80,7 @@ OLD_URL = click.option(
 NEW_URL = click.option(
     "--new",
     "new_url",
+    cls=_EnvOption,
     envvar="VERIFY_NEW_URL",
     required=True,
     metavar="URL",

@@ -242,9 +242,9 @@ CASES = [
         diff(),
         2,
         (
-            "m.yaml:8: entity 't' column 'amount': old side is Int64, new side is String; declare the "
-            "canonical 'type:' (one of int, uint, decimal(P,S), float, float(24), string, bool, date, "
-            "timestamp(0|3|6), binary, json, geometry, set, array, uuid, time)",
+            "m.yaml:8: entity 't' column 'amount': old side is Int64, new side is String; if the "
+            "numbers are codes for the texts, map them with map_old (e.g. map_old: {0: DRAFT, 1: READY}); "
+            "if the texts hold the numbers, declare 'type: int'",
         ),
         entity("key: [id]\ncolumns:\n  amount: {}", new="t_text"),
     ),
@@ -419,7 +419,7 @@ CASES = [
         "neither `--old` nor `VERIFY_OLD_URL`",
         ("diff", "--mapping", "{tmp}/m.yaml", "--new", "{new}"),
         2,
-        ("Missing option '--old'",),
+        ("Missing option '--old' (or VERIFY_OLD_URL).",),
     ),
     Case(
         "sqlite-missing",

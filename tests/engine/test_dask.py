@@ -154,7 +154,7 @@ def test_ctrl_c_on_dask_leaves_a_run_that_resume_finishes(stores, cluster, refer
     def two_segments_done() -> bool:
         return len(list(out.glob("segments/*/*.json"))) >= 2
 
-    run = interrupt_when([*args, "--max-rows-per-second", "3000"], out, two_segments_done, 120)
+    run = interrupt_when([*args, "--max-rows-per-second", "3000"], out, two_segments_done, 120, waits=True)
     assert run["segments"]["done"] < run["segments"]["total"]
     # The segments that were running were waited for: nothing writes into the run afterwards.
     records = sorted(out.glob("segments/*/*.json"))

@@ -193,15 +193,18 @@ def test_a_segment_that_keeps_failing_leaves_a_partial_run_that_resume_finishes(
     assert outcome(out)[0] == EXPECTED_COUNTS
 
 
-def test_ctrl_c_leaves_a_resumable_run_and_exits_130(tmp_path, stores):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_leaves_a_resumable_run_and_exits_130(tmp_path, stores, workers):
     mysql_db, postgres_db = stores
     m = mapping(tmp_path, old_query=SLOW_MYSQL.replace("0.01", "0.05"))
     out = tmp_path / "run"
     verify = [sys.executable, "-m", "verify.cli", "diff", "--old", mysql_db.url, "--new", postgres_db.url]
-    args = [*verify, "--mapping", m, "--out", str(out), "--workers", "1", "--segment-rows", "10"]
+    rows = "10" if workers == 1 else "4"  # more segments than workers: some are not started
+    args = [*verify, "--mapping", m, "--out", str(out), "--workers", str(workers), "--segment-rows", rows]
     records = out / "segments" / "t"
-    run = interrupt_when(args, out, lambda: records.is_dir() and any(records.glob("*.json")), 60)
-    assert 1 <= run["segments"]["done"] < 4
+    ready = lambda: records.is_dir() and any(records.glob("*.json"))  # noqa: E731
+    run = interrupt_when(args, out, ready, 60, waits=workers > 1)
+    assert 1 <= run["segments"]["done"] < run["segments"]["total"]
 
     done = subprocess.run([*verify, "--resume", str(out)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr

@@ -29,7 +29,7 @@ from typing import Any
 from distributed import Client, WorkerPlugin, as_completed
 
 from verify import __version__
-from verify.engine.executors import Outcome, guarded
+from verify.engine.executors import Outcome, guarded, stopping
 from verify.engine.plan import EntityPlan
 from verify.engine.throttle import Throttle
 from verify.engine.worker import RunContext, SegmentTask
@@ -216,13 +216,17 @@ class DaskExecutor:
                     outcome = RunError(f"the Dask task {fut.key} failed: {type(exc).__name__}: {exc}")
                 fut.release()
                 yield task, outcome
-        except BaseException:  # Ctrl-C, or the caller stopped early
+        except BaseException as exc:  # Ctrl-C, or the caller stopped early
             # As the local pool does: the segments not started are dropped, those running are
             # waited for, so that nothing writes into the run directory after the run ends.
             with contextlib.suppress(Exception):
                 finished.clear()
                 self.client.cancel(futures)
-                while any(self.client.run(_executing, f"-{batch}").values()):
+                told = not isinstance(exc, KeyboardInterrupt)  # a caller that stops hears nothing
+                while running := sum(self.client.run(_executing, f"-{batch}").values()):
+                    if not told:
+                        stopping(running)
+                        told = True
                     time.sleep(0.1)
             raise
 

@@ -8,6 +8,7 @@ without counting it twice.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any, Protocol
@@ -102,10 +103,23 @@ class LocalExecutor:
             try:
                 for fut in as_completed(futures):
                     yield futures[fut], fut.result()
-            except BaseException:
+            except BaseException as exc:
                 for fut in futures:
                     fut.cancel()
+                if isinstance(exc, KeyboardInterrupt):
+                    stopping(sum(1 for f in futures if f.running()))
                 raise
+
+
+def stopping(running: int) -> None:
+    """Say, on Ctrl-C, why verify does not stop at once: the segments in flight finish first,
+    so that each is written whole and `--resume` can count on it."""
+    if running:
+        sys.stderr.write(
+            f"\nstopping: waiting for the {running} segment(s) being read to finish (they are kept, "
+            "and --resume reads the rest)\n"
+        )
+        sys.stderr.flush()
 
 
 def guarded(task: SegmentTask) -> Outcome:

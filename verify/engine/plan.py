@@ -306,7 +306,7 @@ def _recipes(
                 (
                     spec.line,
                     f"{where} column '{spec.name}': old side is {shown['old']}, new side is "
-                    f"{shown['new']}; declare the canonical 'type:' (one of {CHOICES})",
+                    f"{shown['new']}; {_advice(kinds['old'], kinds['new'])}",
                 )
             )
             continue
@@ -353,6 +353,19 @@ def _recipes(
                 )
             )
     return recipes, types, tuple(notes)
+
+
+def _advice(old: str, new: str) -> str:
+    """What to write for two sides that do not meet. Integers against text are most often codes
+    and their names (a status): declaring a type would make every row differ."""
+    numbers, text = {"int", "uint64", "bit"}, {"string"}
+    if (old in numbers and new in text) or (old in text and new in numbers):
+        side = "old" if old in numbers else "new"
+        return (
+            f"if the numbers are codes for the texts, map them with map_{side} (e.g. "
+            f"map_{side}: {{0: DRAFT, 1: READY}}); if the texts hold the numbers, declare 'type: int'"
+        )
+    return f"declare the canonical 'type:' (one of {CHOICES})"
 
 
 def _checksums(

@@ -358,7 +358,7 @@ def _as_recorded(options: DiffOptions, stored: dict[str, Any]) -> DiffOptions:
     """The options of a resumed run: as it recorded them. Given again, an option must say the
     same: a resume that read faster, or with another reader, than the run it finishes would not
     be that run."""
-    kept = {}
+    kept: dict[str, Any] = {}
     for name, unset in RESUMED_OPTIONS.items():
         given, recorded = getattr(options, name), stored.get(name, unset)
         if given != unset and given != recorded:
