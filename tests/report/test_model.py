@@ -156,3 +156,25 @@ def test_a_full_run_skips_rechecks_and_a_recheck_compares_with_its_run(runs):
     report = load_report(str(full))
     assert report.comparison is not None and report.comparison.other.id == RUN_IDS[2]
     assert "20250104T100000_000000Z" not in [p.run_id for p in report.history]  # re-checks are not charted
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ({"new_url": "postgresql+psycopg://app:***@staging-db/shop"}, "it read other stores"),
+        ({"mapping": {"sha256": "cd" * 32}}, "its mapping file differs"),
+        ({"options": {"entities": ["line_item"]}}, "it compared other entities (line_item)"),
+    ],
+)
+def test_a_run_of_other_stores_mapping_or_entities_is_no_previous_run(runs, change, why):
+    # The two earlier runs read other stores (or another mapping, or other entities): keys they
+    # had would show as "fixed" or "new" though nothing changed. Neither is compared with.
+    for path in runs[:2]:
+        info = json.loads((path / "run.json").read_text())
+        info.update({k: ({**info[k], **v} if isinstance(v, dict) else v) for k, v in change.items()})
+        (path / "run.json").write_text(json.dumps(info))
+    report = load_report(str(runs[2]))
+    assert report.comparison is None
+    note = next(n for n in report.notes if "nothing to compare with" in n)
+    assert why in note and RUN_IDS[1] in note and "--compare-to" in note
+    assert [p.run_id for p in report.history] == [RUN_IDS[2]]  # the trend leaves them out too

@@ -23,6 +23,7 @@ from verify.engine.worker import RunContext, SegmentResult, SegmentTask
 from verify.errors import EXIT_INTERRUPTED, MappingError, RunDirError, SourceError, UsageError, VerifyError
 from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
+from verify.results.history import RunIdentity
 from verify.results.summary import EntitySummary, RuleCount, RunResult
 from verify.sources.open import reader_for
 from verify.sources.urls import SourceURL
@@ -123,7 +124,8 @@ def run_diff(options: DiffOptions) -> RunResult:
     if options.only_previous_mismatches:
         plans, recheck_notes = _recheck(plans, options)
     settle = _settle_cutoff(options, plans, run_info, start_at)
-    algorithm, why = _algorithm(options, out_dir, run_info)
+    identity = RunIdentity(sha, urls["old"].masked, urls["new"].masked, tuple(sorted(p.name for p in plans)))
+    algorithm, why = _algorithm(options, out_dir, run_info, identity)
     if not options.resume:
         rundir.prepare(out_dir)
     done = rundir.read_segments(out_dir)
@@ -250,8 +252,10 @@ def run_diff(options: DiffOptions) -> RunResult:
 AUTO_CHECKSUM_BELOW = 0.01  # auto: checksums when the previous run found under 1% rows differing
 
 
-def _algorithm(options: DiffOptions, out_dir: str, run_info: dict[str, Any]) -> tuple[str, str]:
-    """rows or checksum, and why; `auto` looks at the previous run of the same mapping."""
+def _algorithm(
+    options: DiffOptions, out_dir: str, run_info: dict[str, Any], identity: RunIdentity
+) -> tuple[str, str]:
+    """rows or checksum, and why; `auto` looks at the previous comparable run (RunIdentity)."""
     if options.resume:
         stored = run_info.get("options", {})
         return stored.get("algorithm", "rows"), "as the run being resumed"
@@ -260,9 +264,9 @@ def _algorithm(options: DiffOptions, out_dir: str, run_info: dict[str, Any]) -> 
     from verify.results.history import runs_in
 
     earlier = runs_in(os.path.dirname(os.path.abspath(out_dir)), options.mapping_path)
-    earlier = [r for r in earlier if not r.only_previous_mismatches]
+    earlier = [r for r in earlier if not r.only_previous_mismatches and identity.unlike(r.identity) is None]
     if not earlier:
-        return "rows", "auto: no earlier run of this mapping to go by"
+        return "rows", "auto: no earlier run of this mapping against these stores to go by"
     last = earlier[-1]
     entities = last.summary.get("entities", {}).values()
     compared = sum(int(e.get("compared", 0)) for e in entities)

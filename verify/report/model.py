@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from verify.errors import RunDirError
-from verify.results.history import StoredRun, previous_run, read_run, sibling_runs
+from verify.results.history import StoredRun, earlier_runs, previous_run, read_run
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "accept": 2}
 SAMPLE_ROWS = 10  # sample rows (keys) per rule
@@ -252,11 +252,9 @@ def load_report(
                 raise RunDirError(f"--compare-to {compare_to} is the run itself; give an earlier run")
             comparison = compare_runs(run, other, "--compare-to")
         else:
-            prev = previous_run(run)
+            prev, why = previous_run(run)
             if prev is None:
-                notes.append(
-                    "no earlier complete run of this mapping next to this one: nothing to compare with"
-                )
+                notes.append(why)
             else:
                 comparison = compare_runs(run, prev, "previous run")
     failures = tuple(str(f) for f in run.summary.get("failures") or ())
@@ -404,15 +402,11 @@ def _rates(run: StoredRun) -> dict[str, dict[str, float]]:
 
 
 def _history(run: StoredRun) -> tuple[HistoryPoint, ...]:
-    """Rates per rule of the full runs before this one (same mapping, same parent), and this one.
+    """Rates per rule of the comparable full runs before this one (same parent), and this one.
 
     Runs that re-checked only earlier mismatches are left out: their rates are over a few keys.
     """
-    earlier = [
-        r
-        for r in sibling_runs(run)
-        if (r.started_at, r.id) < (run.started_at, run.id) and not r.only_previous_mismatches
-    ]
+    earlier = [r for r in earlier_runs(run) if not r.only_previous_mismatches]
     points = [HistoryPoint(r.id, r.started_at, _rates(r)) for r in earlier[-(HISTORY_RUNS - 1) :]]
     points.append(HistoryPoint(run.id, run.started_at, _rates(run), current=True))
     return tuple(points)

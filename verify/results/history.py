@@ -55,6 +55,10 @@ class StoredRun:
     def entities(self) -> dict[str, dict[str, Any]]:
         return dict(self.summary.get("entities") or {})
 
+    @property
+    def identity(self) -> RunIdentity:
+        return RunIdentity.of(self.info)
+
     def parts(self, entity: str) -> list[str]:
         """The mismatch Parquet parts of one entity, in name order."""
         folder = os.path.join(self.real_path, "mismatches", entity)
@@ -83,6 +87,42 @@ class StoredRun:
                 f"{parts[0]} is not a readable Parquet file ({exc}); run verify diff again"
             ) from None
         return [n for n in names if n not in MISMATCH_COLUMNS]
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What makes two runs comparable: the same mapping file (by content), the same stores and
+    the same entities. Keys fixed or new between runs of other stores would be no news at all."""
+
+    mapping_sha256: str | None
+    old_url: str | None
+    new_url: str | None
+    entities: tuple[str, ...]
+
+    @classmethod
+    def of(cls, info: dict[str, Any]) -> RunIdentity:
+        def part(d: Any, key: str, kind: type) -> Any:
+            value = d.get(key) if isinstance(d, dict) else None
+            return value if isinstance(value, kind) else kind()
+
+        mapping, options = part(info, "mapping", dict), part(info, "options", dict)
+        entities = part(options, "entities", list)
+        return cls(
+            mapping.get("sha256"),
+            info.get("old_url"),
+            info.get("new_url"),
+            tuple(sorted(str(e) for e in entities)),
+        )
+
+    def unlike(self, other: RunIdentity) -> str | None:
+        """Why a run of `other` is not comparable with one of this identity, or None."""
+        if self.mapping_sha256 != other.mapping_sha256:
+            return "its mapping file differs from this run's (sha256)"
+        if (self.old_url, self.new_url) != (other.old_url, other.new_url):
+            return f"it read other stores (--old {other.old_url}, --new {other.new_url})"
+        if self.entities != other.entities:
+            return f"it compared other entities ({', '.join(other.entities) or 'none'})"
+        return None
 
 
 def _read_json(path: str, what: str) -> dict[str, Any]:
@@ -151,17 +191,40 @@ def runs_in(parent: str, mapping_path: str | None, exclude: str | None = None) -
     return sorted(runs, key=lambda r: (r.started_at, r.id))
 
 
-def previous_run(run: StoredRun) -> StoredRun | None:
-    """The newest complete run for the same mapping, in the same parent, started before `run`.
+def earlier_runs(run: StoredRun) -> list[StoredRun]:
+    """The complete runs next to `run` that it can be compared with (see RunIdentity), oldest first."""
+    older = [r for r in sibling_runs(run) if (r.started_at, r.id) < (run.started_at, run.id)]
+    return [r for r in older if run.identity.unlike(r.identity) is None]
+
+
+def previous_run(run: StoredRun) -> tuple[StoredRun | None, str]:
+    """The newest complete run it can be compared with, in the same parent, started before
+    `run`; or None and why there is none.
 
     A full run is compared with the previous full run (a re-check covers only a few keys, so
     every other key would look new); a re-check with the run whose keys it re-checked, where
     that is still there.
     """
-    older = [r for r in sibling_runs(run) if (r.started_at, r.id) < (run.started_at, run.id)]
+    older = earlier_runs(run)
     if run.only_previous_mismatches:
         name = os.path.basename(os.path.normpath(run.only_previous_mismatches))
-        rechecked = [r for r in older if r.id == name]
-        return rechecked[-1] if rechecked else (older[-1] if older else None)
-    full = [r for r in older if not r.only_previous_mismatches]
-    return full[-1] if full else None
+        rechecked = [r for r in older if r.id == name] or older
+        if rechecked:
+            return rechecked[-1], ""
+    else:
+        full = [r for r in older if not r.only_previous_mismatches]
+        if full:
+            return full[-1], ""
+    return None, _none_comparable(run)
+
+
+def _none_comparable(run: StoredRun) -> str:
+    same_path = [r for r in sibling_runs(run) if (r.started_at, r.id) < (run.started_at, run.id)]
+    if not same_path:
+        return "no earlier complete run of this mapping next to this one: nothing to compare with"
+    last = same_path[-1]
+    why = run.identity.unlike(last.identity) or "it re-checked only some keys"
+    return (
+        f"nothing to compare with: the earlier run {last.id} of this mapping is not comparable, as "
+        f"{why}; give one with --compare-to RUN"
+    )
