@@ -33,6 +33,7 @@ class ColumnRecipe:
     normalize: tuple[str, ...] = ()
     timezone: str | None = None  # the column's own zone for naive values, over the side's
     pad: bool = False  # a CHAR(n) column: its trailing blanks are padding, not compared
+    source: str = ""  # the source kind of a plain column (verify/sources/columns.py), else ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def canonicalize(raw: pl.DataFrame, recipe: SideRecipe) -> pl.DataFrame:
     out = []
     for col in recipe.columns:
         series = evaluate(raw, col)
-        series = convert(series, col.type, recipe, raw, col.name, col.timezone)
+        if not (col.type.kind == col.source == "geometry"):  # geometry is decoded canonical
+            series = convert(series, col.type, recipe, raw, col.name, col.timezone)
         out.append(normalize_strings(series, ("rtrim", *col.normalize) if col.pad else col.normalize))
     return pl.DataFrame(out)
 

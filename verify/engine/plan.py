@@ -335,6 +335,8 @@ def _recipes(
                     )
                 )
             source = catalogs[side].columns.get(spec.exprs[side])
+            if spec.value_map(side):
+                source = None  # the map's values are what is converted, not the column's
             pad = source is not None and source.pad and ctype.kind == "string"
             if pad and source is not None:
                 notes.append(
@@ -350,6 +352,7 @@ def _recipes(
                     spec.column.normalize if spec.column is not None else (),
                     spec.column.timezone if spec.column else None,
                     pad,
+                    source.kind if source is not None else "",
                 )
             )
     return recipes, types, tuple(notes)

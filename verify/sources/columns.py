@@ -173,10 +173,11 @@ def set_members(series: pl.Series, col: SourceColumn | None = None) -> pl.Series
     SET members hold no comma)."""
     import polars as pl
 
-    if isinstance(series.dtype, pl.List):
-        return series.list.sort().list.unique(maintain_order=True)
-    parts = pl.when(series == "").then(pl.lit([], pl.List(pl.String))).otherwise(series.str.split(","))
-    return pl.select(parts.alias(series.name)).to_series().list.sort().list.unique(maintain_order=True)
+    if not isinstance(series.dtype, pl.List):
+        parts = pl.when(series == "").then(pl.lit([], pl.List(pl.String))).otherwise(series.str.split(","))
+        series = pl.select(parts.alias(series.name)).to_series()
+    # list.eval: list.sort() takes seconds for a million short lists where this takes a tenth.
+    return series.list.eval(pl.element().unique().sort())
 
 
 def text_list(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:

@@ -1,11 +1,15 @@
 """Geometry values as canonical WKT: one spelling for equal shapes, whatever the store.
 
 WKB (what MySQL/MariaDB's and PostGIS's ST_AsBinary give), PostgreSQL's native `point`,
-`path` and `polygon` text and WKT written by hand all become the same text: upper-case type names, no blanks
-around parentheses and commas, and each coordinate as the shortest decimal that reads back
-as the same double ("2", "1.5", "1e-07"; -0 is 0). Two equal doubles therefore always print
-alike, and the text loses nothing the doubles held. Python per value: geometry columns are
-rare and small next to the rest of a row.
+`path` and `polygon` text and WKT written by hand all become the same text: upper-case type
+names, no blanks around parentheses and commas, and each coordinate as the shortest decimal
+that reads back as the same double, as Polars writes it ("2", "1.5", "1e-7"; -0 is 0). Equal
+doubles therefore always print alike, and the text loses nothing the doubles held.
+
+Points, the common case, are decoded and written by Polars alone. Other shapes are parsed in
+Python into a template with a slot per coordinate ("LINESTRING({} {},{} {})"); the coordinates
+of a whole column are then written by Polars in one go, so that every path spells numbers
+through the same code.
 """
 
 from __future__ import annotations
@@ -29,16 +33,15 @@ _TYPES = {
     6: "MULTIPOLYGON",
     7: "GEOMETRYCOLLECTION",
 }
+_POINT_WKB = b"\x01\x01\x00\x00\x00"  # little-endian, 2D point: 5 bytes of header, then x and y
+Shape = tuple[str, list[float]]  # a template with one "{}" per coordinate, and the coordinates
 
 
-def number(x: float) -> str:
-    """A coordinate's canonical text: shortest round trip, integral values without '.0'."""
-    if x == 0:
-        return "0"
-    if math.isnan(x):
-        return "NaN"
-    text = repr(x)
-    return text[:-2] if text.endswith(".0") else text
+def numbers(expr: pl.Expr) -> pl.Expr:
+    """Coordinates as canonical text: Polars' shortest round trip, without a trailing '.0'."""
+    import polars as pl
+
+    return pl.when(expr == 0).then(pl.lit("0")).otherwise(expr.cast(pl.String).str.strip_suffix(".0"))
 
 
 class _WKB:
@@ -46,6 +49,7 @@ class _WKB:
 
     def __init__(self, data: bytes) -> None:
         self.data, self.at = data, 0
+        self.coords: list[float] = []
 
     def take(self, fmt: str) -> tuple[float | int, ...]:
         values = struct.unpack_from(fmt, self.data, self.at)
@@ -69,19 +73,22 @@ class _WKB:
         body = self.body(base, e, dims)
         return f"{name}{' EMPTY' if body is None else body}"
 
+    def point(self, e: str, dims: int) -> str:
+        self.coords.extend(float(v) for v in self.take(e + "d" * dims))
+        return " ".join(["{}"] * dims)
+
     def points(self, e: str, dims: int) -> str:
         (n,) = self.take(e + "I")
         return ",".join(self.point(e, dims) for _ in range(int(n)))
 
-    def point(self, e: str, dims: int) -> str:
-        return " ".join(number(float(v)) for v in self.take(e + "d" * dims))
-
     def body(self, base: int, e: str, dims: int) -> str | None:
         if base == 1:
-            coords = self.take(e + "d" * dims)
-            if all(math.isnan(float(c)) for c in coords):
+            before = len(self.coords)
+            slots = self.point(e, dims)
+            if all(math.isnan(c) for c in self.coords[before:]):
+                del self.coords[before:]
                 return None
-            return "(" + " ".join(number(float(c)) for c in coords) + ")"
+            return f"({slots})"
         if base == 2:
             text = self.points(e, dims)
             return f"({text})" if text else None
@@ -96,62 +103,110 @@ class _WKB:
         return f"({','.join(members)})" if members else None
 
 
-def wkb_to_wkt(data: bytes) -> str:
-    """The canonical WKT of one WKB value."""
-    return _WKB(bytes(data)).geometry()
+def wkb_shape(data: bytes) -> Shape:
+    reader = _WKB(bytes(data))
+    template = reader.geometry()
+    return template, reader.coords
 
 
-def normalize_wkt(text: str) -> str:
-    """The canonical spelling of WKT text: type names upper-case, blanks and numbers canonical."""
-    body = _NUMBER.sub(lambda m: number(float(m.group())), text.strip())
+def wkt_shape(text: str) -> Shape:
+    """The shape of WKT text: type names upper-case, blanks canonical, numbers as slots."""
+    coords: list[float] = []
+
+    def slot(m: re.Match[str]) -> str:
+        coords.append(float(m.group()))
+        return "{}"
+
+    body = _NUMBER.sub(slot, text.strip().replace("{", "{{").replace("}", "}}"))
     body = re.sub(r"\s*([(),])\s*", r"\1", body)
     body = re.sub(r"\s+", " ", body)
-    return re.sub(r"[A-Za-z]+", lambda m: m.group() if m.group() == "NaN" else m.group().upper(), body)
+    return re.sub(r"[A-Za-z]+", lambda m: m.group().upper(), body), coords
 
 
-def point_text_to_wkt(text: str) -> str:
-    """PostgreSQL's point text '(x,y)' as canonical WKT."""
-    x, y = (float(v) for v in text.strip().strip("()").split(","))
-    return f"POINT({number(x)} {number(y)})"
-
-
-def pg_geometric_to_wkt(text: str, typname: str) -> str:
-    """PostgreSQL's native geometric text as canonical WKT: a point '(x,y)', a path — open
-    '[(x,y),...]' or closed '((x,y),...)' — as a LINESTRING (a closed one ends where it began),
-    a polygon '((x,y),...)' as a POLYGON with its ring closed."""
+def pg_shape(text: str, typname: str) -> Shape:
+    """PostgreSQL's native geometric text: a point '(x,y)', a path — open '[(x,y),...]' or
+    closed '((x,y),...)' — as a LINESTRING (a closed one ends where it began), a polygon
+    '((x,y),...)' as a POLYGON with its ring closed."""
+    coords = [float(v) for v in _NUMBER.findall(text)]
     if typname == "point":
-        return point_text_to_wkt(text)
-    values = [number(float(v)) for v in _NUMBER.findall(text)]
-    points = [f"{x} {y}" for x, y in zip(values[::2], values[1::2], strict=True)]
+        return "POINT({} {})", coords
+    pairs = list(zip(coords[::2], coords[1::2], strict=True))
     closed = typname == "polygon" or not text.lstrip().startswith("[")
-    if closed and points and points[0] != points[-1]:
-        points.append(points[0])
-    body = ",".join(points)
-    return f"POLYGON(({body}))" if typname == "polygon" else f"LINESTRING({body})"
+    if closed and pairs and pairs[0] != pairs[-1]:
+        pairs.append(pairs[0])
+    body = ",".join(["{} {}"] * len(pairs))
+    template = f"POLYGON(({body}))" if typname == "polygon" else f"LINESTRING({body})"
+    return template, [c for pair in pairs for c in pair]
 
 
-def _each(series: pl.Series, fn: object) -> pl.Series:
+def _filled(series: pl.Series, shape: object) -> pl.Series:
+    """Each value's shape, with all coordinates of the column written by Polars at once."""
     import polars as pl
 
+    shapes: list[Shape | None] = []
     try:
-        values = [None if v is None else fn(v) for v in series.to_list()]  # type: ignore[operator]
+        for v in series.to_list():
+            shapes.append(None if v is None else shape(v))  # type: ignore[operator]
     except (ValueError, struct.error) as exc:
         raise ValueError(f"a value of column '{series.name}' is not a geometry: {exc}") from None
-    return pl.Series(series.name, values, dtype=pl.String)
+    flat = pl.Series([c for s in shapes if s is not None for c in s[1]], dtype=pl.Float64)
+    texts = pl.select(numbers(pl.lit(flat))).to_series().to_list() if flat.len() else []
+    out: list[str | None] = []
+    at = 0
+    for s in shapes:
+        if s is None:
+            out.append(None)
+            continue
+        out.append(s[0].format(*texts[at : at + len(s[1])]))
+        at += len(s[1])
+    return pl.Series(series.name, out, dtype=pl.String)
+
+
+def _points(x: pl.Expr, y: pl.Expr) -> pl.Expr:
+    import polars as pl
+
+    empty = x.is_nan() & y.is_nan()
+    text = pl.concat_str([pl.lit("POINT("), numbers(x), pl.lit(" "), numbers(y), pl.lit(")")])
+    return pl.when(empty).then(pl.lit("POINT EMPTY")).otherwise(text)
 
 
 def wkb_series(series: pl.Series) -> pl.Series:
-    return _each(series, wkb_to_wkt)
+    """WKB as canonical WKT: little-endian 2D points in Polars, any other shape through Python."""
+    import polars as pl
+
+    g = pl.col("g")
+    is_point = (g.bin.size() == 21) & g.bin.starts_with(_POINT_WKB)
+    x, y = (g.bin.slice(at, 8).bin.reinterpret(dtype=pl.Float64, endianness="little") for at in (5, 13))
+    fast = pl.DataFrame({"g": series}).select(
+        pl.when(is_point).then(_points(x, y)).alias("text"), (g.is_not_null() & ~is_point).alias("other")
+    )
+    other = fast.get_column("other")
+    if not other.any():
+        return fast.get_column("text").alias(series.name)
+    out = fast.get_column("text").to_list()
+    for i, text in zip(other.arg_true().to_list(), _filled(series.filter(other), wkb_shape), strict=True):
+        out[i] = text
+    return pl.Series(series.name, out, dtype=pl.String)
 
 
 def pg_geometric_series(series: pl.Series, typname: str) -> pl.Series:
-    return _each(series, lambda text: pg_geometric_to_wkt(text, typname))
+    """PostgreSQL's point, path or polygon text as canonical WKT (points in Polars)."""
+    import polars as pl
+
+    if typname != "point":
+        return _filled(series, lambda text: pg_shape(text, typname))
+    parts = series.str.extract_groups(r"^\s*\(\s*([^,\s]+)\s*,\s*([^)\s]+)\s*\)\s*$")
+    x, y = (pl.lit(parts.struct.field(f)).cast(pl.Float64, strict=True) for f in ("1", "2"))
+    return pl.select(_points(x, y).alias(series.name)).to_series()
 
 
 def wkt_series(series: pl.Series) -> pl.Series:
-    """Geometry text of any source as canonical WKT: a PostgreSQL point '(x,y)' or WKT."""
+    """Geometry text of any source as canonical WKT: a PostgreSQL point '(x,y)', or WKT."""
+    return _filled(series, lambda t: pg_shape(t, "point") if t.lstrip().startswith("(") else wkt_shape(t))
 
-    def one(text: str) -> str:
-        return point_text_to_wkt(text) if text.lstrip().startswith("(") else normalize_wkt(text)
 
-    return _each(series, one)
+def wkb_to_wkt(data: bytes) -> str:
+    """The canonical WKT of one WKB value (for tests and single values)."""
+    import polars as pl
+
+    return str(wkb_series(pl.Series([bytes(data)], dtype=pl.Binary))[0])
