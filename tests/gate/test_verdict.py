@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from gate_fixtures import DIRTY, ROWS, edit_json, policy_text
 
-from verify.errors import UsageError
+from verify.errors import MappingError, UsageError
+from verify.mapping import file_sha256
 from verify.gate.stats import clopper_pearson_upper, wilson_upper
 from verify.gate.verdict import FAIL, INCONCLUSIVE, PASS, gate_run, pct
 
@@ -223,18 +224,50 @@ def test_expired_results_fail(runs, policy):
     assert_fails_closed(future, "check the clocks")
 
 
-def test_an_entity_the_policy_names_but_the_run_lacks_fails(runs, policy):
-    v = gate_run(str(runs["clean"]), policy(policy_text(("stages:", "entities: [t, orders]\nstages:"))), 1)
-    assert v.verdict == FAIL and v.entities["t"].verdict == PASS
-    assert v.entities["orders"].verdict == FAIL
-    assert v.entities["orders"].reason.startswith("orders: named by the policy but not in the run")
-    assert v.highest_passing_stage is None
+def test_an_entity_of_the_mapping_the_run_lacks_fails(run_copy, policy):
+    # The mapping has an entity `orders` that this run did not diff (as with --entity t).
+    run = run_copy("clean")
+    mapping = run.parent / "mapping.yaml"
+    mapping.write_text(
+        mapping.read_text() + "  orders:\n    old: {table: o}\n    new: {table: o}\n    key: [id]\n"
+    )
+    edit_json(run / "run.json", lambda r: r["mapping"].update(sha256=file_sha256(str(mapping))))
+    for text in (
+        policy_text(("stages:", "entities: [t, orders]\nstages:")),
+        policy_text(("max_blocking_rate: 0.01\n", 'max_blocking_rate: {orders: 0.02, "*": 0.01}\n')),
+    ):
+        v = gate_run(str(run), policy(text), 1)
+        assert v.verdict == FAIL and v.entities["t"].verdict == PASS
+        assert v.entities["orders"].verdict == FAIL
+        assert v.entities["orders"].reason.startswith("orders: named by the policy but not in the run")
+        assert v.highest_passing_stage is None
 
 
-def test_a_per_entity_limit_names_an_entity_too(runs, policy):
-    text = policy_text(("max_blocking_rate: 0.01\n", 'max_blocking_rate: {orders: 0.02, "*": 0.01}\n'))
-    v = gate_run(str(runs["clean"]), policy(text), 1)
-    assert v.entities["orders"].verdict == FAIL
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (
+            ("stages:", "entities: [t, ordres]\nstages:"),
+            "entity 'ordres' is not in the run or its mapping; entities there: t",
+        ),
+        (
+            ("max_blocking_rate: 0.01\n", 'max_blocking_rate: {tt: 0.02, "*": 0.01}\n'),
+            "entity 'tt' is not in the run",
+        ),
+        (
+            (
+                "min_compared: 1000\n  - percent: 5",
+                "min_compared: 1000\n    max_rule_rates: {unexplaind: 0.001}\n  - percent: 5",
+            ),
+            "rule 'unexplaind' is not in the run or its mapping; rules there: transient, unexplained",
+        ),
+    ],
+)
+def test_a_name_in_the_policy_that_matches_nothing_is_bad_input(runs, policy, change, says):
+    # A typo would judge nothing: a limit on no rule holds for every run, and the gate said PASS.
+    with pytest.raises(MappingError) as caught:
+        gate_run(str(runs["clean"]), policy(policy_text(change)), 1)
+    assert says in str(caught.value) and caught.value.exit_code == 2
 
 
 def test_an_unknown_stage_is_bad_input(runs, policy):

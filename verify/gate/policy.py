@@ -57,6 +57,16 @@ class RolloutPolicy:
     warn_counts: bool = False
     entities: tuple[str, ...] = ()  # every one must be in the run
     cohort: str | None = None  # SQL over canonical columns, with :percent
+    entities_line: int = 0
+
+    def named(self) -> list[tuple[str, str, int]]:
+        """(entity | rule, name, line) of every name the policy gives, for checking them."""
+        out = [("entity", e, self.entities_line) for e in self.entities]
+        for s in self.stages:
+            for table in (s.max_blocking_rate, s.min_compared):
+                out += [("entity", e, s.line) for e in table if e != ANY_ENTITY]
+            out += [("rule", r, s.line) for r in s.max_rule_rates]
+        return list(dict.fromkeys(out))
 
     def stage(self, percent: float) -> Stage:
         """The stage of this percentage; a UsageError lists the stages there are."""
@@ -153,6 +163,7 @@ def load_policy(path: str) -> RolloutPolicy:
         warn_counts=bool(warn_counts),
         entities=tuple(entities),
         cohort=cohort,
+        entities_line=data.line_of("entities"),
     )
 
 

@@ -16,8 +16,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from verify.errors import MappingError, VerifyError
 from verify.gate.policy import RolloutPolicy, Stage, load_policy
 from verify.gate.stats import upper_bound
+from verify.mapping import load_mapping
 from verify.results import rundir
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
@@ -178,7 +180,37 @@ def gate_run(
     FAIL verdict that says what.
     """
     policy = load_policy(policy_path)
-    return judge(read_run(run_dir), run_dir, policy, policy.stage(stage), mapping_path, now)
+    facts = read_run(run_dir)
+    chosen = policy.stage(stage)
+    if facts.summary_read:  # a run that cannot be read fails closed; its names are not known
+        unknown = unknown_names(policy, facts, mapping_path or facts.mapping_path)
+        if unknown:
+            raise MappingError(policy.path, unknown)
+    return judge(facts, run_dir, policy, chosen, mapping_path, now)
+
+
+def unknown_names(policy: RolloutPolicy, facts: RunFacts, mapping_path: str | None) -> list[tuple[int, str]]:
+    """Names in the policy that match nothing in the run or its mapping: a typo would otherwise
+    judge nothing (a limit on no rule holds for every run). Bad input, with the valid names."""
+    entities, rules = set(facts.entities), {"unexplained", "transient"}
+    for counts in facts.entities.values():
+        rules.update(counts.by_rule)
+    if mapping_path:
+        try:
+            mapping = load_mapping(mapping_path)
+        except (VerifyError, OSError):  # a mapping that moved or changed is the gate's own problem
+            pass
+        else:
+            entities.update(mapping.entities)
+            rules.update(r.name for e in mapping.entities.values() for r in e.rules)
+    known = {"entity": ("entities", entities), "rule": ("rules", rules)}
+    out = []
+    for kind, name, line in policy.named():
+        plural, names = known[kind]
+        if name not in names:
+            valid = ", ".join(sorted(names)) or "none"
+            out.append((line, f"{kind} '{name}' is not in the run or its mapping; {plural} there: {valid}"))
+    return out
 
 
 def judge(
