@@ -20,7 +20,6 @@ import polars as pl
 import pytest
 from interrupts import interrupt_when
 
-import verify.engine.worker as worker
 from verify.engine.run import DiffOptions, run_diff
 
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
@@ -146,7 +145,7 @@ def diff(tmp_path: Path, stores, name: str, mapping_path: str, **extra) -> tuple
 
 @pytest.fixture()
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(worker, "RETRY_DELAYS", (0.05, 0.05, 0.05))
+    monkeypatch.setenv("VERIFY_RETRY_DELAYS", "0.05,0.05,0.05")
 
 
 @pytest.mark.parametrize("family", ["mysql", "postgres"])

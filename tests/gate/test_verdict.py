@@ -11,9 +11,9 @@ import pytest
 from gate_fixtures import DIRTY, ROWS, edit_json, policy_text
 
 from verify.errors import MappingError, UsageError
-from verify.mapping import file_sha256
 from verify.gate.stats import clopper_pearson_upper, wilson_upper
 from verify.gate.verdict import FAIL, INCONCLUSIVE, PASS, gate_run, pct
+from verify.mapping import file_sha256
 
 
 def test_a_clean_run_passes_and_says_how_far_it_would_go(runs, policy):

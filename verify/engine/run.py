@@ -25,6 +25,7 @@ from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
 from verify.results.history import RunIdentity
 from verify.results.summary import EntitySummary, RuleCount, RunResult
+from verify.settings import retry_delays
 from verify.sources.open import reader_for
 from verify.sources.urls import SourceURL
 
@@ -144,6 +145,7 @@ def run_diff(options: DiffOptions) -> RunResult:
         throttles,
         settle,
         algorithm,
+        retry_delays(),
     )
     tasks = [SegmentTask(p, s, context) for p in plans for s in p.segments if (p.name, s.index) not in done]
     total = sum(len(p.segments) for p in plans)

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from verify import settings
 from verify.engine import checksum
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
@@ -44,6 +45,7 @@ class RunContext:
     throttles: dict[str, Throttle]  # per side
     settle: tuple[str, dt.datetime] | None = None  # leave out keys whose column is at/after this
     algorithm: str = "rows"  # or "checksum": summaries first, rows only where they differ
+    retry_delays: tuple[float, ...] = settings.RETRY_DELAYS  # before each new attempt of a read
 
 
 @dataclass(frozen=True)
@@ -84,20 +86,18 @@ class SegmentResult:
         )
 
 
-RETRY_DELAYS = (0.5, 2.0, 5.0)  # seconds before each new attempt of a read that failed
-
-
 def _read(task: SegmentTask, side: str, sql: str) -> pl.DataFrame:
-    """A query on one side; a read that fails (connection lost, server restarting) is tried
-    again after a pause, up to len(RETRY_DELAYS) times, before the segment is given up."""
+    """A query on one side; a read that fails on a transient error (connection lost, server
+    restarting, a timeout) is tried again after each of the run's retry delays, before the
+    segment is given up. Any other error (the query's own) fails the segment at once."""
     reader = reader_for(task.run.urls[side], task.run.reader)
     throttle = task.run.throttles[side]
-    for delay in (*RETRY_DELAYS, None):
+    for delay in (*task.run.retry_delays, None):
         try:
             with throttle.connection():
                 return reader.read(sql)
-        except SourceError:
-            if delay is None:
+        except SourceError as exc:
+            if delay is None or not reader.dialect.transient(exc.reason or str(exc)):
                 raise
             time.sleep(delay)
     raise AssertionError("unreachable")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from verify.sources.dialects.base import PROBE_TIMEOUT, STATEMENT_TIMEOUT, Dialect
+from verify.sources.dialects.base import STATEMENT_TIMEOUT, Dialect
 from verify.sources.dialects.mysql import MySQL
 from verify.sources.dialects.postgres import Postgres
 from verify.sources.dialects.sqlite import SQLite
@@ -27,7 +27,6 @@ FAMILIES: dict[str, type[Dialect]] = {
 
 __all__ = [
     "FAMILIES",
-    "PROBE_TIMEOUT",
     "STATEMENT_TIMEOUT",
     "Dialect",
     "MySQL",

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 # Seconds any one query may run before the server cancels it: a segment reads in seconds, so a
 # query running this long is stuck (a lock, a plan gone wrong) and is not left on a live store.
 STATEMENT_TIMEOUT = 1800
-PROBE_TIMEOUT = 5  # seconds: a source that does not answer by then is reported, not waited for
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,27 @@ class Dialect:
     checksums: ClassVar[bool] = False  # summaries (MD5 of rendered rows) can be computed in SQL
     sample_in_sql: ClassVar[bool] = False  # the key-hashed sample can be pushed into its SQL
     backslash_escapes: ClassVar[bool] = False  # string literals treat '\' as an escape
+    # Words of a driver's error that say the connection or the server failed, not the query:
+    # only such a read is tried again (a cast error or a division by zero would fail again).
+    transient_words: ClassVar[tuple[str, ...]] = (
+        "connection refused",
+        "connection reset",
+        "broken pipe",
+        "timed out",
+        "timeout expired",
+        "unexpected eof",
+        "connection closed",
+        "closed the connection",
+        "could not connect",
+        "can't connect",
+        "no route to host",
+        "network is unreachable",
+        "temporarily unavailable",
+        "too many connections",
+        "i/o error",
+        "io error",
+        "bytes remaining on stream",  # a stream cut mid-row
+    )
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -61,6 +81,11 @@ class Dialect:
     def session_setup(self) -> list[str]:
         """Statements that open every reading session: read-only, bounded in time, in UTC."""
         return []
+
+    def transient(self, reason: str) -> bool:
+        """Whether a failed read may succeed when tried again (see `transient_words`)."""
+        said = reason.lower()
+        return any(word in said for word in self.transient_words)
 
     # -- SQL text -----------------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from verify.errors import SourceError
+from verify.settings import probe_timeout
 from verify.sources.columns import SourceColumn
-from verify.sources.dialects.base import PROBE_TIMEOUT, STATEMENT_TIMEOUT, Dialect
+from verify.sources.dialects.base import STATEMENT_TIMEOUT, Dialect
 
 if TYPE_CHECKING:
     from verify.mapping.model import Side
@@ -45,6 +46,21 @@ class MySQL(Dialect):
     checksums: ClassVar[bool] = True
     sample_in_sql: ClassVar[bool] = True
     backslash_escapes: ClassVar[bool] = True
+    transient_words: ClassVar[tuple[str, ...]] = (
+        *Dialect.transient_words,
+        "lost connection",
+        "server disconnected",  # ConnectorX: the session was killed or cut under it
+        "ioerror",
+        "gone away",
+        "server shutdown",
+        "connection was killed",
+        "query execution was interrupted",  # KILL QUERY, or the statement timeout
+        "deadlock found",
+        "lock wait timeout",
+        "(2013",
+        "(2006",
+        "(2003",
+    )
     mariadb: bool = False
 
     # -- connecting ---------------------------------------------------------------------------
@@ -73,7 +89,7 @@ class MySQL(Dialect):
         return connecting(url, timeout, open_connection)
 
     def probe(self, url: SourceURL) -> MySQL:
-        conn = self.connect(url, PROBE_TIMEOUT, answer_timeout=True)
+        conn = self.connect(url, probe_timeout(), answer_timeout=True)
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT VERSION()")
@@ -137,7 +153,7 @@ class MySQL(Dialect):
     def _describe(self, url: SourceURL, side: Side) -> list[SourceColumn]:
         """A query's columns, from the driver's description of it run to read no rows."""
         sql = self.select(["*"], None, side.query, ["1 = 0"])
-        conn = self.connect(url, PROBE_TIMEOUT)
+        conn = self.connect(url, probe_timeout())
         try:
             with conn.cursor() as cur:
                 try:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from verify.errors import SourceError
+from verify.settings import probe_timeout
 from verify.sources.columns import SourceColumn
-from verify.sources.dialects.base import PROBE_TIMEOUT, STATEMENT_TIMEOUT, Dialect
+from verify.sources.dialects.base import STATEMENT_TIMEOUT, Dialect
 
 if TYPE_CHECKING:
     from verify.mapping.model import Side
@@ -41,6 +42,20 @@ class Postgres(Dialect):
     arrow_native: ClassVar[bool] = True
     checksums: ClassVar[bool] = True
     sample_in_sql: ClassVar[bool] = True
+    transient_words: ClassVar[tuple[str, ...]] = (
+        *Dialect.transient_words,
+        "terminating connection",
+        "server closed the connection",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery",
+        "deadlock detected",
+        "could not serialize access",
+        "canceling statement due to statement timeout",
+        "canceling statement due to conflict with recovery",
+        "connection to server",
+        "error communicating with the server",
+    )
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -65,7 +80,7 @@ class Postgres(Dialect):
         return connecting(url, timeout, open_connection)
 
     def probe(self, url: SourceURL) -> Postgres:
-        self.connect(url, PROBE_TIMEOUT, answer_timeout=True).close()
+        self.connect(url, probe_timeout(), answer_timeout=True).close()
         return self
 
     def connectorx_url(self, url: SourceURL) -> str:
@@ -111,7 +126,7 @@ class Postgres(Dialect):
     def _describe(self, url: SourceURL, side: Side) -> list[SourceColumn]:
         """A query's columns, from the driver's description of it run to read no rows."""
         sql = self.select(["*"], None, side.query, ["FALSE"])
-        conn = self.connect(url, PROBE_TIMEOUT, autocommit=True)
+        conn = self.connect(url, probe_timeout(), autocommit=True)
         try:
             for statement in self.session_setup():
                 conn.execute(statement)
