@@ -144,7 +144,7 @@ CASES = [
         2,
         (
             "m.yaml:8: unknown key 'tolerence' in entity 't' column 'amount'; valid keys: old, new, "
-            "type, map_old, map_new, normalize, tolerance, timezone",
+            "type, round, map_old, map_new, normalize, tolerance, timezone",
         ),
         entity("key: [id]\ncolumns:\n  amount: {tolerence: 1}"),
     ),
@@ -521,6 +521,19 @@ CASES = [
         needs=("mysql",),
     ),
     Case(
+        "lossy-declared-type",
+        "a declared type narrower than the column (PostgreSQL)",
+        check(old="{pg_url}", new="{pg_url}"),
+        2,
+        (
+            "m.yaml:8: entity 't' column 'amount' (old side): type decimal(12,0) loses what "
+            "numeric(12,2) holds (2 decimal places, rounded to 0); declare a type that holds it, or add "
+            "'round: true' to compare at decimal(12,0) on purpose",
+        ),
+        entity("key: [id]\ncolumns:\n  amount: {type: 'decimal(12,0)'}", old="money", new="money"),
+        needs=("postgres",),
+    ),
+    Case(
         "postgres-no-database",
         "a database that does not exist (PostgreSQL)",
         diff(new="postgresql+psycopg://root@{pg_hostport}/no_such_db"),
@@ -723,6 +736,7 @@ def postgres_store(postgres_db) -> Iterator[dict[str, str]]:  # noqa: ANN001
     postgres_db.execute(
         "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), amount INT)",
         "INSERT INTO t VALUES (1, 'a', 10), (2, 'b', 20)",
+        "CREATE TABLE money (id INT PRIMARY KEY, amount NUMERIC(12,2))",
         f"CREATE ROLE {reader} LOGIN PASSWORD '{PW}'",
     )
     hostport = _hostport(postgres_db.url)

@@ -155,12 +155,12 @@ def test_ctrl_c_on_dask_leaves_a_run_that_resume_finishes(stores, cluster, refer
         return len(list(out.glob("segments/*/*.json"))) >= 2
 
     run = interrupt_when([*args, "--max-rows-per-second", "3000"], out, two_segments_done, 120, waits=True)
-    assert run["segments"]["done"] < run["segments"]["total"]
+    assert run["segments"]["done"] < run["segments"]["total"], run["segments"]
     # The segments that were running were waited for: nothing writes into the run afterwards.
     records = sorted(out.glob("segments/*/*.json"))
-    assert len(records) == run["segments"]["done"]
+    assert len(records) == run["segments"]["done"], (records, run["segments"])
     time.sleep(1.5)
-    assert sorted(out.glob("segments/*/*.json")) == records
+    assert sorted(out.glob("segments/*/*.json")) == records, "a segment was written after the run ended"
 
     done = subprocess.run([*verify, "--resume", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr

@@ -28,7 +28,7 @@ entities:
     key: [id]
     columns:
       v: {}
-      updated_at: {type: timestamp(0), timezone: UTC}
+      updated_at: {type: timestamp, timezone: UTC}
 """
 
 

@@ -344,7 +344,7 @@ UNKNOWN = {
         "od",
         10,
         "entity 't' column 'x'",
-        "old, new, type, map_old, map_new, normalize, tolerance, timezone",
+        "old, new, type, round, map_old, map_new, normalize, tolerance, timezone",
     ),
     "tolerance": (
         HEAD + "    key: [id]\n    columns:\n      x:\n        tolerance:\n"

@@ -50,7 +50,10 @@ ODD = "  odd:\n    old: {table: odd}\n    new: {table: odd}\n    key: [id]\n"
 
 
 def diff(tmp_path: Path, stores: tuple[str, str], path: str, reader: str = "auto"):
-    out = tmp_path / reader
+    """A diff into a new run directory under tmp_path/reader/."""
+    runs = tmp_path / reader
+    runs.mkdir(exist_ok=True)
+    out = runs / str(len(list(runs.iterdir())))
     return run_diff(
         DiffOptions(mapping_path=path, old_url=stores[0], new_url=stores[1], out_dir=str(out), reader=reader)
     )
@@ -109,7 +112,7 @@ def test_query_sides_are_typed_from_the_drivers_description(tmp_path, stores):
         result = diff(tmp_path, stores, path, reader)
         assert result.entities["q"].by_column == {"at": 1}, reader
         shown = (
-            pl.read_parquet(tmp_path / reader / "mismatches" / "q" / "*.parquet").select("old", "new").row(0)
+            pl.read_parquet(tmp_path / reader / "0" / "mismatches" / "q" / "*.parquet").select("old", "new").row(0)
         )
         assert shown == ("POINT(1 2.0005)", "POINT(1 2)")
 
@@ -132,3 +135,47 @@ def test_check_reports_every_broken_entity_at_once(tmp_path, stores):
     assert "entity 'ghost' (old side): cannot read table no_such_table" in text
     assert "entity 'unreadable' (new side): column 'g' has type box" in text
     assert "'fine'" not in text
+
+
+def test_a_declared_type_that_rounds_a_column_is_refused_unless_it_says_round(
+    tmp_path, mysql_db, postgres_db
+):
+    # Three one-cent differences that decimal(12,0) would round away, and microseconds that
+    # timestamp(0) would cut off.
+    for db in (mysql_db, postgres_db):
+        db.execute(
+            "DROP TABLE IF EXISTS cents",
+            "CREATE TABLE cents (id INT PRIMARY KEY, amount DECIMAL(12,2), at TIMESTAMP(6) NULL)",
+        )
+    mysql_db.execute(
+        "INSERT INTO cents VALUES (1, 1.00, NULL), (2, 2.01, NULL), (3, 3.02, NULL), (4, 4.03, NULL)"
+    )
+    postgres_db.execute(
+        "INSERT INTO cents VALUES (1, 1.00, NULL), (2, 2.00, NULL), (3, 3.00, NULL), (4, 4.00, NULL)"
+    )
+    stores = (mysql_db.url, postgres_db.url)
+    head = "  cents:\n    old: {table: cents}\n    new: {table: cents}\n    key: [id]\n    columns:\n"
+    with pytest.raises(MappingError) as caught:
+        check_mapping(
+            mapping(
+                tmp_path, head + "      amount: {type: 'decimal(12,0)'}\n      at: {type: 'timestamp(0)'}\n"
+            ),
+            *stores,
+        )
+    text = str(caught.value)
+    assert (
+        "column 'amount' (old side): type decimal(12,0) loses what decimal(12,2) holds (2 decimal places"
+        in text
+    )
+    assert "column 'amount' (new side): type decimal(12,0) loses what numeric(12,2) holds" in text, text
+    assert (
+        "column 'at' (new side): type timestamp(0) loses what timestamp(6) without time zone holds (6 digits"
+        in text
+    )
+    assert "add 'round: true' to compare at decimal(12,0) on purpose" in text
+    found = diff(tmp_path, stores, mapping(tmp_path, head + "      amount: {}\n"))
+    assert found.entities["cents"].by_column == {"amount": 3}
+    rounded = diff(
+        tmp_path, stores, mapping(tmp_path, head + "      amount: {type: 'decimal(12,0)', round: true}\n")
+    )
+    assert rounded.entities["cents"].value_mismatch_rows == 0  # rounded away, as the mapping says

@@ -337,6 +337,17 @@ def _recipes(
             source = catalogs[side].columns.get(spec.exprs[side])
             if spec.value_map(side):
                 source = None  # the map's values are what is converted, not the column's
+            lossy = _loses(source, ctype) if source is not None and spec.ctype is not None else None
+            if lossy and not (spec.column is not None and spec.column.round):
+                assert source is not None
+                problems.append(
+                    (
+                        spec.line,
+                        f"{where} column '{spec.name}' ({side} side): type {ctype} loses what "
+                        f"{source.db_type} holds ({lossy}); declare a type that holds it, or add "
+                        f"'round: true' to compare at {ctype} on purpose",
+                    )
+                )
             pad = source is not None and source.pad and ctype.kind == "string"
             if pad and source is not None:
                 notes.append(
@@ -356,6 +367,33 @@ def _recipes(
                 )
             )
     return recipes, types, tuple(notes)
+
+
+def _loses(source: SourceColumn, ctype: CanonicalType) -> str | None:
+    """What a declared canonical type would round or cut away of what a source column holds, or
+    None. A value that does not fit at all (text that is no number) is an error when read; this
+    is about values that fit, silently changed."""
+    kind, want = source.kind, ctype.kind
+    digits = source.precision
+    if (
+        want == "decimal"
+        and kind == "decimal"
+        and digits is not None
+        and (source.scale or 0) > (ctype.scale or 0)
+    ):
+        return f"{source.scale} decimal places, rounded to {ctype.scale}"
+    if want in ("decimal", "int", "uint") and kind in ("float", "float32"):
+        return "binary fractions, rounded"
+    if want in ("int", "uint") and kind == "decimal" and (source.scale or 0) > 0:
+        return f"{source.scale} decimal places, cut off"
+    kept = ctype.precision if ctype.precision is not None else 6
+    if want == "timestamp" and kind in ("timestamp", "timestamptz") and digits is not None and digits > kept:
+        return f"{digits} digits of a second, cut to {kept}"
+    if want == "date" and kind in ("timestamp", "timestamptz"):
+        return "the time of day, cut off"
+    if want == "float" and ctype.precision == 24 and kind == "float":
+        return "double precision, rounded to single"
+    return None
 
 
 def _advice(old: str, new: str) -> str:

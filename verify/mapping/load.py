@@ -30,7 +30,7 @@ TOP_KEYS = ("version", "entities")
 ENTITY_KEYS = ("old", "new", "key", "columns", "ignore", "rules", "segment_by")
 SIDE_KEYS = ("table", "query", "where", "timezone")
 KEY_KEYS = ("old", "new", "type")
-COLUMN_KEYS = ("old", "new", "type", "map_old", "map_new", "normalize", "tolerance", "timezone")
+COLUMN_KEYS = ("old", "new", "type", "round", "map_old", "map_new", "normalize", "tolerance", "timezone")
 RULE_KEYS = ("name", "column", "kind", "when", "severity", "owner", "ticket", "note", "expires")
 
 
@@ -277,10 +277,17 @@ def _column(name: str, spec: Any, line: int, where: str, problems: _Problems) ->
                 spec.line_of("timezone"),
                 f"{cwhere}: unknown time zone '{timezone}'; use an IANA name such as UTC or Europe/Berlin",
             )
+    rounds = spec.get("round", False)
+    if not isinstance(rounds, bool):
+        problems.add(
+            spec.line_of("round"),
+            f"{cwhere}: round must be true (compare at the declared type, rounding on purpose) or false",
+        )
     return Column(
         name=name,
         old=old,
         new=new,
+        round=rounds is True,
         timezone=timezone and str(timezone),
         type=_type(spec.get("type"), spec.line_of("type"), cwhere, problems),
         map_old=_value_map(spec.get("map_old"), spec.line_of("map_old"), cwhere, problems),

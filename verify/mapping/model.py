@@ -59,6 +59,7 @@ class Column:
     old: str
     new: str
     type: CanonicalType | None = None
+    round: bool = False  # the declared type may hold less than a source column: round on purpose
     map_old: tuple[tuple[Any, Any], ...] | None = None
     map_new: tuple[tuple[Any, Any], ...] | None = None
     normalize: tuple[str, ...] = ()

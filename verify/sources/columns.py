@@ -66,6 +66,7 @@ class SourceColumn:
     select: str | None = None  # SQL over "{}" (the quoted column) when not read as it is
     decode: str | None = None  # the step from what the reader returns to the raw type (DECODERS)
     scale: int | None = None  # decimal: the scale it is read at
+    precision: int | None = None  # decimal: its digits; times: digits of a second; None: not known
     pad: bool = False  # CHAR(n): trailing blanks are padding, not data
     why: str | None = None  # unsupported: why it cannot be read
 

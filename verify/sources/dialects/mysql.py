@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -263,8 +264,16 @@ def _decimal(name: str, db_type: str, precision: int, scale: int) -> SourceColum
     """DECIMAL: ConnectorX reads up to 18 integer and 10 fraction digits exactly; wider ones as
     text, parsed at their declared scale (ConnectorX's 96-bit decimals would round them)."""
     if scale <= 10 and precision - scale <= 18:
-        return SourceColumn(name, db_type, "decimal", scale=scale)
-    return SourceColumn(name, db_type, "decimal", "CAST({} AS CHAR)", "decimal_text", scale=min(scale, 38))
+        return SourceColumn(name, db_type, "decimal", scale=scale, precision=precision)
+    return SourceColumn(
+        name,
+        db_type,
+        "decimal",
+        "CAST({} AS CHAR)",
+        "decimal_text",
+        scale=min(scale, 38),
+        precision=precision,
+    )
 
 
 def _other(name: str, t: str, full: str) -> SourceColumn:
@@ -275,14 +284,17 @@ def _other(name: str, t: str, full: str) -> SourceColumn:
         return SourceColumn(name, full, "json", "CAST({} AS CHAR)")
     if t in BINARIES:
         return SourceColumn(name, full, "binary")
+    digits = _fraction_digits(full)
     if t == "date":
         return SourceColumn(name, full, "date")
     if t == "datetime":
-        return SourceColumn(name, full, "timestamp")
+        return SourceColumn(name, full, "timestamp", precision=digits)
     if t == "timestamp":  # an instant; the session's zone is UTC
-        return SourceColumn(name, full, "timestamptz", decode="utc")
+        return SourceColumn(name, full, "timestamptz", decode="utc", precision=digits)
     if t == "time":  # -838:59:59 .. 838:59:59: a length of time, read as microseconds
-        return SourceColumn(name, full, "time", "CAST(TIME_TO_SEC({}) * 1000000 AS SIGNED)", "micros")
+        return SourceColumn(
+            name, full, "time", "CAST(TIME_TO_SEC({}) * 1000000 AS SIGNED)", "micros", precision=digits
+        )
     if t == "bit":
         return SourceColumn(name, full, "bit", "CAST({} AS UNSIGNED)")
     if t in GEOMETRIES:
@@ -292,6 +304,14 @@ def _other(name: str, t: str, full: str) -> SourceColumn:
     if t in ("inet4", "inet6"):
         return SourceColumn(name, full, "string", "CAST({} AS CHAR)")
     return SourceColumn(name, full, "unsupported", why="no canonical type for it")
+
+
+def _fraction_digits(column_type: str) -> int | None:
+    """DATETIME(3) holds 3 digits of a second, DATETIME none; a query's column: not known."""
+    if not column_type.startswith(("datetime", "timestamp", "time")):
+        return None
+    m = re.search(r"\((\d+)\)", column_type)
+    return int(m.group(1)) if m else 0
 
 
 def _described_column(description: Any, field: Any) -> SourceColumn:

@@ -229,10 +229,17 @@ def _column(
         return SourceColumn(name, db_type, "int")
     if typname == "numeric":
         # Read as text and parsed at the declared scale: ConnectorX decodes NUMERIC value by
-        # value (slow), and fails on values whose scale is not the column's.
-        scale = (mod - 4) & 0xFFFF if mod >= 4 else 18
+        # value (slow), and fails on values whose scale is not the column's. An unconstrained
+        # NUMERIC is read at 18 places, and its digits are not known.
+        scale, digits = ((mod - 4) & 0xFFFF, (mod - 4) >> 16) if mod >= 4 else (18, None)
         return SourceColumn(
-            name, db_type, "decimal", "CAST({} AS TEXT)", "decimal_text", scale=min(scale, 38)
+            name,
+            db_type,
+            "decimal",
+            "CAST({} AS TEXT)",
+            "decimal_text",
+            scale=min(scale, 38),
+            precision=digits,
         )
     if typname == "money":
         return SourceColumn(
@@ -246,6 +253,11 @@ def _column(
         return SourceColumn(
             name, db_type, "string", None if typname in ("text", "varchar") else "CAST({} AS TEXT)"
         )
+    if typname in ("timestamp", "timestamptz", "time", "interval"):
+        digits = mod if mod >= 0 and typname != "interval" else 6  # a second's digits; 6 unless declared
+        if typname in ("time", "interval"):
+            return SourceColumn(name, db_type, "time", MICROS, "micros", precision=digits)
+        return SourceColumn(name, db_type, typname, precision=digits)
     simple = {
         "bool": "bool",
         "date": "date",
@@ -255,8 +267,6 @@ def _column(
     }
     if typname in simple:
         return SourceColumn(name, db_type, simple[typname])
-    if typname in ("time", "interval"):
-        return SourceColumn(name, db_type, "time", MICROS, "micros")
     if typname in ("json", "jsonb"):
         return SourceColumn(name, db_type, "json", "CAST({} AS TEXT)")
     if typname == "uuid":
