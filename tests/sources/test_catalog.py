@@ -112,7 +112,9 @@ def test_query_sides_are_typed_from_the_drivers_description(tmp_path, stores):
         result = diff(tmp_path, stores, path, reader)
         assert result.entities["q"].by_column == {"at": 1}, reader
         shown = (
-            pl.read_parquet(tmp_path / reader / "0" / "mismatches" / "q" / "*.parquet").select("old", "new").row(0)
+            pl.read_parquet(tmp_path / reader / "0" / "mismatches" / "q" / "*.parquet")
+            .select("old", "new")
+            .row(0)
         )
         assert shown == ("POINT(1 2.0005)", "POINT(1 2)")
 

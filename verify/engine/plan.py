@@ -198,6 +198,7 @@ def plan_entity(
     if problems:
         raise MappingError(mapping.path, problems)
     partition, queries, notes = _partition(entity, catalogs)
+    type_notes = (*_key_notes(entity, catalogs), *type_notes)
     problem = cohort_problem(subset, entity.name, list(types))
     if problem:
         raise UsageError(problem)
@@ -394,6 +395,32 @@ def _loses(source: SourceColumn, ctype: CanonicalType) -> str | None:
     if want == "float" and ctype.precision == 24 and kind == "float":
         return "double precision, rounded to single"
     return None
+
+
+def _key_notes(entity: Entity, catalogs: dict[str, _Catalog]) -> list[str]:
+    """Where the mapped key is neither the primary key nor a unique index of a side's table:
+    its rows may repeat a key, and then every such key is reported as a duplicate."""
+    notes = []
+    for side in SIDES:
+        table, catalog = entity.side(side).table, catalogs[side]
+        if table is None:
+            continue
+        try:
+            uniques = catalog.reader.dialect.unique_keys(catalog.reader, table)
+        except Exception:  # noqa: BLE001 - without the catalog's word, nothing is said
+            uniques = None
+        if uniques is None:
+            continue
+        key = [catalog.lookup(k.on(side)) or k.on(side) for k in entity.key]
+        held = {c.lower() for c in key}
+        if any({c.lower() for c in u} <= held for u in uniques):
+            continue
+        there = "; unique there: " + ", ".join(f"({', '.join(u)})" for u in uniques) if uniques else ""
+        notes.append(
+            f"key ({', '.join(key)}) is neither the primary key nor a unique index of {table} ({side} "
+            f"side){there}: rows that repeat a key are reported as duplicate_key"
+        )
+    return notes
 
 
 def _advice(old: str, new: str) -> str:

@@ -239,6 +239,9 @@ def run_diff(options: DiffOptions) -> RunResult:
             if s.rows_old == s.rows_new == 0 and not s.segments_failed
             if not options.only_previous_mismatches  # a re-check reads only some keys
         )
+        + tuple(
+            _not_unique(p, summaries[p.name]) for p in plans if _dominated_by_duplicates(summaries[p.name])
+        )
     )
     subset = (options.subset or Subset()).summary()
     result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started, subset)
@@ -249,6 +252,20 @@ def run_diff(options: DiffOptions) -> RunResult:
     if interrupted:
         raise Interrupted(result)
     return result
+
+
+def _dominated_by_duplicates(s: EntitySummary) -> bool:
+    return s.compared > 0 and s.duplicate_keys * 2 > s.compared
+
+
+def _not_unique(plan: EntityPlan, s: EntitySummary) -> str:
+    """Say why nearly every key is a duplicate: the mapped key is no key of a side."""
+    why = [n for n in plan.type_notes if n.startswith("key (")]
+    return (
+        f"'{plan.name}': {s.duplicate_keys:,} of {s.compared:,} keys are held by more than one row: the key "
+        f"({', '.join(plan.keys)}) is not unique; check 'key:' in the mapping"
+        + (f" ({why[0]})" if why else "")
+    )
 
 
 AUTO_CHECKSUM_BELOW = 0.01  # auto: checksums when the previous run found under 1% rows differing

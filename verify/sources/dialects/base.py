@@ -158,6 +158,10 @@ class Dialect:
         q = self.quote(column.name)
         return q if column.select is None else f"{column.select.format(q)} AS {q}"
 
+    def unique_keys(self, reader: Any, table: str) -> list[tuple[str, ...]] | None:
+        """The column lists of the table's primary key and unique indexes, or None: not known."""
+        return None
+
     def estimated_rows(self, reader: Any, table: str) -> int | None:
         """The catalog's row estimate of a whole table (to size segments), or None: count."""
         return None

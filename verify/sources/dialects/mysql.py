@@ -174,6 +174,16 @@ class MySQL(Dialect):
             return f"{ZERO_DATE_GUARD.format(q)} AS {q}"
         return super().read_sql(column)
 
+    def unique_keys(self, reader: Any, table: str) -> list[tuple[str, ...]] | None:
+        schema, _, name = table.rpartition(".")
+        where_schema = self.literal(schema) if schema else "DATABASE()"
+        rows = reader.read(
+            "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',') AS cols "
+            f"FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = {where_schema} "
+            f"AND TABLE_NAME = {self.literal(name)} AND NON_UNIQUE = 0 GROUP BY INDEX_NAME"
+        )
+        return [tuple(str(c).split(",")) for (c,) in rows.iter_rows()]
+
     def estimated_rows(self, reader: Any, table: str) -> int | None:
         schema, _, name = table.rpartition(".")
         where_schema = self.literal(schema) if schema else "DATABASE()"

@@ -153,6 +153,15 @@ class Postgres(Dialect):
             out.append(_column(c.name, typname, typname, typtype, category, elem, typmod))
         return out
 
+    def unique_keys(self, reader: Any, table: str) -> list[tuple[str, ...]] | None:
+        rows = reader.read(
+            "SELECT array_to_string(ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(n, o) "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o), ',') AS cols "
+            f"FROM pg_index i WHERE i.indrelid = {self.literal(self.table(table))}::regclass "
+            "AND i.indisunique AND i.indpred IS NULL"
+        )
+        return [tuple(str(c).split(",")) for (c,) in rows.iter_rows()]
+
     def estimated_rows(self, reader: Any, table: str) -> int | None:
         (n,) = reader.row(
             f"SELECT reltuples::bigint FROM pg_class WHERE oid = {self.literal(self.table(table))}::regclass"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from verify.errors import SourceError
@@ -41,6 +41,21 @@ class SQLite(Dialect):
 
     def connectorx_url(self, url: SourceURL) -> str:
         return "sqlite://" + quote(url.sqlite_path or "")
+
+    def unique_keys(self, reader: Any, table: str) -> list[tuple[str, ...]] | None:
+        t = self.literal(table)
+        primary = [
+            str(c)
+            for (c,) in reader.read(
+                f"SELECT name FROM pragma_table_info({t}) WHERE pk > 0 ORDER BY pk"
+            ).iter_rows()
+        ]
+        rows = reader.read(
+            f"SELECT group_concat(ii.name, ',') FROM pragma_index_list({t}) il, "
+            "pragma_index_info(il.name) ii "
+            'WHERE il."unique" GROUP BY il.name'
+        )
+        return ([tuple(primary)] if primary else []) + [tuple(str(c).split(",")) for (c,) in rows.iter_rows()]
 
     def byte_order(self, column_sql: str) -> str:
         return f"{column_sql} COLLATE BINARY"

@@ -1,0 +1,48 @@
+"""A key that is not unique: `check` says the mapped key is neither the primary key nor a unique
+index, and `diff` says why nearly every key is a duplicate."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from verify.engine.check import check_mapping
+from verify.engine.run import DiffOptions, run_diff
+
+
+def store(path: Path) -> str:
+    with sqlite3.connect(path) as c:
+        c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, grp INTEGER, v TEXT)")
+        c.execute("CREATE UNIQUE INDEX t_code ON t (grp, v)")
+        c.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, i % 10, f"v{i}") for i in range(1, 101)])
+    return f"sqlite:///{path}"
+
+
+def mapping(tmp_path: Path, key: str) -> str:
+    path = tmp_path / f"{key.replace(', ', '_')}.yaml"
+    path.write_text(
+        f"version: 1\nentities:\n  t:\n    old: {{table: t}}\n    new: {{table: t}}\n    key: [{key}]\n"
+    )
+    return str(path)
+
+
+def test_a_key_that_is_no_key_of_a_side_is_told(tmp_path):
+    old, new = store(tmp_path / "old.db"), store(tmp_path / "new.db")
+    plan = check_mapping(mapping(tmp_path, "grp"), old, new).entities[0]
+    notes = [n for n in plan.type_notes if n.startswith("key (grp)")]
+    assert len(notes) == 2  # both sides
+    assert (
+        "is neither the primary key nor a unique index of t (old side); unique there: (id), (grp, v)"
+        in notes[0]
+    )
+    for key in ("id", "grp, v", "id, grp"):  # the primary key, a unique index, a superset of one
+        assert not any(
+            n.startswith("key (")
+            for n in check_mapping(mapping(tmp_path, key), old, new).entities[0].type_notes
+        )
+
+    result = run_diff(DiffOptions(mapping(tmp_path, "grp"), old, new, out_dir=str(tmp_path / "run")))
+    assert result.entities["t"].duplicate_keys == 10
+    note = next(n for n in result.notes if "keys are held by more than one row" in n)
+    assert note.startswith("'t': 10 of 10 keys are held by more than one row: the key (grp) is not unique")
+    assert "check 'key:' in the mapping" in note and "unique there: (id), (grp, v)" in note
