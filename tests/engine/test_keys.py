@@ -3,6 +3,7 @@ index, and `diff` says why nearly every key is a duplicate."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -46,3 +47,35 @@ def test_a_key_that_is_no_key_of_a_side_is_told(tmp_path):
     note = next(n for n in result.notes if "keys are held by more than one row" in n)
     assert note.startswith("'t': 10 of 10 keys are held by more than one row: the key (grp) is not unique")
     assert "check 'key:' in the mapping" in note and "unique there: (id), (grp, v)" in note
+
+
+def test_columns_star_says_which_columns_it_left_unpaired(tmp_path):
+    # `amount` was renamed to `amount_cents`: "*" pairs by name, so neither is compared.
+    for name, col in (("old", "amount"), ("new", "amount_cents")):
+        with sqlite3.connect(tmp_path / f"{name}.db") as c:
+            c.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT, {col} INTEGER, legacy TEXT)")
+            c.execute("INSERT INTO t VALUES (1, 'a', 10, 'x')")
+    old, new = f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nentities:\n  t:\n    old: {table: t}\n    new: {table: t}\n    key: [id]\n"
+        '    columns: "*"\n    ignore: [legacy]\n'
+    )
+    from verify.report.html import render_html
+    from verify.report.markdown import render_markdown
+    from verify.report.model import load_report
+    from verify.report.terminal import render_check, render_diff
+
+    plan = check_mapping(str(path), old, new)
+    assert plan.entities[0].unpaired == {"old": ("amount",), "new": ("amount_cents",)}
+    checked = render_check(plan)
+    assert "not compared, only on the old side: amount (map them under columns:, or ignore them)" in checked
+    assert "only on the new side: amount_cents" in checked
+    result = run_diff(DiffOptions(str(path), old, new, out_dir=str(tmp_path / "run")))
+    assert result.entities["t"].unpaired_columns == {"old": ["amount"], "new": ["amount_cents"]}
+    assert "only on the old side: amount" in render_diff(result)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["entities"]["t"]["unpaired_columns"] == {"old": ["amount"], "new": ["amount_cents"]}
+    report = load_report(str(tmp_path / "run"))
+    assert "| t | old | amount |" in render_markdown(report)
+    assert "Not compared, only on the new side: amount_cents" in render_html(report)

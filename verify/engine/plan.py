@@ -88,6 +88,7 @@ class EntityPlan:
     checksum_width: int | None = None  # partition width of a checksum bucket (~LEAF_ROWS rows)
     subset: Subset | None = None  # only these rows are compared (sample, cohort)
     type_notes: tuple[str, ...] = ()  # how columns of particular types are compared (verify check)
+    unpaired: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "*": columns of one side only
 
 
 class _Catalog:
@@ -169,6 +170,7 @@ def plan_entity(
     catalogs = {side: _Catalog(entity, side, readers[side]) for side in SIDES}
     problems: list[tuple[int | None, str]] = []
     specs = _specs(entity, catalogs, problems)
+    unpaired = _unpaired(entity, catalogs) if entity.all_shared else {}
     if problems:
         raise MappingError(mapping.path, problems)
     raw = {side: catalogs[side].frame() for side in SIDES}
@@ -224,6 +226,7 @@ def plan_entity(
         checksum_width=_bucket_width(segments, segment_rows),
         subset=subset,
         type_notes=type_notes,
+        unpaired=unpaired,
     )
 
 
@@ -256,6 +259,20 @@ def _specs(
         if tz_col:
             catalogs[side].need(tz_col, entity.line, problems)
     return specs
+
+
+def _unpaired(entity: Entity, catalogs: dict[str, _Catalog]) -> dict[str, tuple[str, ...]]:
+    """With `columns: "*"`, the columns each side has that the other has not, by name (keys and
+    ignored columns aside): a renamed column would otherwise go uncompared, unsaid."""
+    names = {side: {c.lower(): c for c in catalogs[side].columns} for side in SIDES}
+    skip = {c.lower() for k in entity.key for c in (k.old, k.new)} | {c.lower() for c in entity.ignore}
+    skip |= {(entity.side(s).timezone_column or "").lower() for s in SIDES}
+    out = {}
+    for side, other in (("old", "new"), ("new", "old")):
+        only = tuple(c for low, c in names[side].items() if low not in names[other] and low not in skip)
+        if only:
+            out[side] = only
+    return out
 
 
 def _recipes(

@@ -183,6 +183,7 @@ def run_diff(options: DiffOptions) -> RunResult:
                     "checksum": p.checksum is not None,
                     "checksum_notes": list(p.checksum_notes),
                     "type_notes": list(p.type_notes),
+                    "unpaired": {side: list(cols) for side, cols in p.unpaired.items()},
                 }
                 for p in plans
             },
@@ -482,6 +483,7 @@ class _Totals:
             by_column=dict(sorted(c.by_column.items())),
             segments=self.segments,
             segments_failed=self.failed,
+            unpaired_columns={side: list(cols) for side, cols in self.plan.unpaired.items()},
         )
 
 

@@ -184,6 +184,12 @@ def _entity_section(x: EntityReport, changes: EntityChanges | None, history: tup
             + "".join(f'<tr><td>{e(c)}</td><td class="n">{n:,}</td></tr>' for c, n in x.by_column)
             + "</table>"
         )
+    for side, cols in x.unpaired:
+        out.append(
+            f'<p class="note">Not compared, only on the {side} side: {e(", ".join(cols))} '
+            '(<code>columns: "*"</code> pairs columns by name; map these under <code>columns:</code>, '
+            "or ignore them).</p>"
+        )
     if changes is not None:
         out.append(_changes(changes))
     out.append(_chart(x, history))

@@ -78,6 +78,7 @@ def render_markdown(report: RunReport) -> str:
         )
     out += _rules(report.entities)
     out += _columns(report.entities)
+    out += _unpaired(report.entities)
     out += _changes(report)
     out += _samples(report.entities)
     return "\n".join(out).rstrip() + "\n"
@@ -140,6 +141,22 @@ def _columns(entities: tuple[EntityReport, ...]) -> list[str]:
         _row("---", "---", "---:"),
     ]
     out += [_row(esc(name), esc(c), f"{n:,}") for name, c, n in rows]
+    return out
+
+
+def _unpaired(entities: tuple[EntityReport, ...]) -> list[str]:
+    rows = [(e.name, side, cols) for e in entities for side, cols in e.unpaired]
+    if not rows:
+        return []
+    out = [
+        "",
+        "## Columns not compared",
+        "",
+        '`columns: "*"` pairs columns by name; these are on one side only.',
+        "",
+    ]
+    out += [_row("entity", "side", "columns"), _row("---", "---", "---")]
+    out += [_row(esc(name), side, esc(", ".join(cols))) for name, side, cols in rows]
     return out
 
 

@@ -93,6 +93,7 @@ class EntityReport:
     keys: tuple[str, ...]
     rules: tuple[RuleReport, ...]
     by_column: tuple[tuple[str, int], ...]
+    unpaired: tuple[tuple[str, tuple[str, ...]], ...] = ()  # "*": (side, its columns only)
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,18 @@ def _entity(run: StoredRun, name: str, e: dict[str, Any], sample_rows: int) -> E
         keys=tuple(keys),
         rules=tuple(rules),
         by_column=tuple(sorted(((str(c), int(n)) for c, n in (e.get("by_column") or {}).items()))),
+        unpaired=_unpaired(e.get("unpaired_columns")),
+    )
+
+
+def _unpaired(raw: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The columns `columns: "*"` left unpaired, per side, as summary.json holds them."""
+    if not isinstance(raw, dict):
+        return ()
+    return tuple(
+        (str(side), tuple(str(c) for c in cols))
+        for side, cols in raw.items()
+        if isinstance(cols, list) and cols
     )
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from verify.report.text import VERDICT_LABEL, pct
 from verify.results.summary import RunResult
+
+if TYPE_CHECKING:
+    from verify.engine.check import CheckResult
 
 _SEVERITY = {"block": 0, "warn": 1, "accept": 2}  # blocking rules first
 
@@ -60,6 +64,7 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
             lines.append(f"      {col:<28}{n:>10,} cells")
         if e.segments_failed:
             lines.append(f"    segments failed: {e.segments_failed} of {e.segments + e.segments_failed}")
+        lines.extend(unpaired_lines(e.unpaired_columns))
     for note in result.notes:
         lines.append(f"note: {note}")
     for failure in result.failures:
@@ -74,5 +79,32 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
     return "\n".join(lines)
 
 
-def render_check(result: Any) -> str:
-    return result.describe()
+def unpaired_lines(unpaired: Mapping[str, Sequence[str]]) -> list[str]:
+    """The columns "*" left uncompared, a side's own names: renamed ones need a `columns:` entry."""
+    return [
+        f"    not compared, only on the {side} side: {', '.join(cols)} "
+        "(map them under columns:, or ignore them)"
+        for side, cols in unpaired.items()
+    ]
+
+
+def render_check(result: CheckResult) -> str:
+    """Each entity's plan: key, canonical types, segments, checksums and what to know."""
+    lines = []
+    for p in result.entities:
+        cols = ", ".join(f"{name} {t}" for name, t in p.types.items())
+        lines.append(
+            f"{p.name}: ok - key ({', '.join(p.keys)}), {len(p.checks)} compared "
+            f"columns, {len(p.segments)} segment(s) on "
+            f"{p.partition or 'no partition column'}"
+        )
+        lines.append(f"    canonical: {cols}")
+        if p.checksum is not None:
+            lines.append("    checksums: yes (--algorithm checksum summarizes key ranges in SQL)")
+        else:
+            lines.append("    checksums: no, read as rows, because:")
+            lines.extend(f"      {why}" for why in p.checksum_notes)
+        for note in (*p.type_notes, *p.notes):
+            lines.append(f"    note: {note}")
+        lines.extend(unpaired_lines(p.unpaired))
+    return "\n".join(lines)

@@ -48,6 +48,7 @@ class EntitySummary:
     by_column: dict[str, int] = field(default_factory=dict)
     segments: int = 0
     segments_failed: int = 0
+    unpaired_columns: dict[str, list[str]] = field(default_factory=dict)  # "*": a side's columns only
 
     @property
     def blocking_rate(self) -> float:

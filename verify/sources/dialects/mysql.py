@@ -153,7 +153,7 @@ class MySQL(Dialect):
 
     def _describe(self, url: SourceURL, side: Side) -> list[SourceColumn]:
         """A query's columns, from the driver's description of it run to read no rows."""
-        sql = self.select(["*"], None, side.query, ["1 = 0"])
+        sql = f"SELECT * FROM ({side.query}) verify_q LIMIT 0"  # the types of its columns, no row
         conn = self.connect(url, probe_timeout())
         try:
             with conn.cursor() as cur:

@@ -125,7 +125,7 @@ class Postgres(Dialect):
 
     def _describe(self, url: SourceURL, side: Side) -> list[SourceColumn]:
         """A query's columns, from the driver's description of it run to read no rows."""
-        sql = self.select(["*"], None, side.query, ["FALSE"])
+        sql = f"SELECT * FROM ({side.query}) verify_q LIMIT 0"  # the types of its columns, no row
         conn = self.connect(url, probe_timeout(), autocommit=True)
         try:
             for statement in self.session_setup():
