@@ -284,12 +284,12 @@ def diff(
 
     limit_allocator_growth()
     if resume_dir:
-        from verify.results.rundir import read_run
+        from verify.results.rundir import read_resumable
 
         if out_dir and os.path.abspath(out_dir) != os.path.abspath(resume_dir):
             raise UsageError("--resume DIR writes into DIR; leave out --out")
         out_dir = resume_dir
-        mapping_path = mapping_path or read_run(resume_dir)["mapping"]["path"]
+        mapping_path = mapping_path or read_resumable(resume_dir).mapping_path
     if not mapping_path:
         raise UsageError("give --mapping FILE (or --resume DIR of a run, whose mapping is reused)")
     if executor == "dask" and workers:

@@ -24,6 +24,7 @@ from verify.errors import EXIT_INTERRUPTED, MappingError, RunDirError, SourceErr
 from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
 from verify.results.history import RunIdentity
+from verify.results.info import RunInfo
 from verify.results.summary import EntitySummary, RuleCount, RunResult
 from verify.settings import retry_delays
 from verify.sources.open import reader_for
@@ -115,18 +116,18 @@ def run_diff(options: DiffOptions) -> RunResult:
     out_dir = options.out_dir or rundir.default_run_dir(start_at)
     if not options.resume:
         rundir.check_target(out_dir)  # a bad --out is found before any source is opened
-    run_info, bounds = _resumable(options) if options.resume else ({}, None)
-    if options.resume:
-        options = _as_recorded(options, run_info.get("options") or {})
+    resumed, bounds = _resumable(options) if options.resume else (None, None)
+    if resumed is not None:
+        options = _as_recorded(options, resumed.options)
     executor = make_executor(options.executor, options.workers, options.scheduler, options.max_connections)
     plans, urls, sha = plan_run(options, bounds)
     recheck_notes: tuple[str, ...] = ()
     planned = {p.name: [{"index": s.index, "lo": s.lo, "hi": s.hi} for s in p.segments] for p in plans}
     if options.only_previous_mismatches:
         plans, recheck_notes = _recheck(plans, options)
-    settle = _settle_cutoff(options, plans, run_info, start_at)
+    settle = _settle_cutoff(options, plans, resumed, start_at)
     identity = RunIdentity(sha, urls["old"].masked, urls["new"].masked, tuple(sorted(p.name for p in plans)))
-    algorithm, why = _algorithm(options, out_dir, run_info, identity)
+    algorithm, why = _algorithm(options, out_dir, resumed, identity)
     if not options.resume:
         rundir.prepare(out_dir)
     done = rundir.read_segments(out_dir)
@@ -150,49 +151,98 @@ def run_diff(options: DiffOptions) -> RunResult:
     tasks = [SegmentTask(p, s, context) for p in plans for s in p.segments if (p.name, s.index) not in done]
     total = sum(len(p.segments) for p in plans)
     segments: dict[str, Any] = {"total": total, "done": total - len(tasks), "failed": []}
-    if not options.resume:
-        run_info = {
-            "tool": {"name": "verify", "version": __version__},
-            "mapping": {"path": options.mapping_path, "sha256": sha},
-            "old_url": urls["old"].masked,
-            "new_url": urls["new"].masked,
-            "options": {
-                "entities": [p.name for p in plans],
-                "workers": options.workers,
-                **executor.describe(),
-                "segment_rows": options.segment_rows,
-                "reader": options.reader,
-                "max_connections": connections,
-                "max_rows_per_second": options.max_rows_per_second,
-                "settle": settle and {"column": settle[0], "changed_before": settle[1].isoformat()},
-                "recheck_after": options.recheck_after,
-                "algorithm": algorithm,
-                "algorithm_reason": why,
-                "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
-                **(options.subset or Subset()).options(),
-            },
-            "started_at": start_at.isoformat(),
-            "plan": {
-                p.name: {
-                    "keys": list(p.keys),
-                    "segments": len(p.segments),
-                    "partition": p.partition,
-                    "types": p.types,
-                    "notes": list(p.notes),
-                    "bounds": planned[p.name],
-                    "checksum": p.checksum is not None,
-                    "checksum_notes": list(p.checksum_notes),
-                    "type_notes": list(p.type_notes),
-                    "unpaired": {side: list(cols) for side, cols in p.unpaired.items()},
-                }
-                for p in plans
-            },
+    if resumed is None:
+        recorded = {
+            "entities": [p.name for p in plans],
+            "workers": options.workers,
+            **executor.describe(),
+            "segment_rows": options.segment_rows,
+            "reader": options.reader,
+            "max_connections": connections,
+            "max_rows_per_second": options.max_rows_per_second,
+            "settle": settle and {"column": settle[0], "changed_before": settle[1].isoformat()},
+            "recheck_after": options.recheck_after,
+            "algorithm": algorithm,
+            "algorithm_reason": why,
+            "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
+            **(options.subset or Subset()).options(),
         }
+        info = _new_info(options, urls, sha, recorded, start_at, plans, planned)
     else:
-        run_info.setdefault("resumed_at", []).append(start_at.isoformat())
-    run_info.update(status="running", ended_at=None, segments=segments)
-    rundir.write_json(os.path.join(out_dir, "run.json"), run_info)
+        info = dataclasses.replace(resumed, resumed_at=(*resumed.resumed_at, start_at.isoformat()))
+    info = info.with_status("running", ended_at=None, segments=segments)
+    rundir.write_info(out_dir, info)
 
+    failures, interrupted = _execute(executor, tasks, plans, context, options, segments)
+    merged = _merged(plans, out_dir)  # from the segment records on disk: each segment exactly once
+    segments["done"] = sum(t.segments for t in merged.values())
+    status = "complete" if segments["done"] == total else "partial"
+    summaries = {name: t.summary() for name, t in merged.items()}
+    notes = (
+        tuple(n for p in plans for n in p.notes)
+        + recheck_notes[1:]
+        + _result_notes(plans, summaries, options)
+    )
+    subset = (options.subset or Subset()).summary()
+    result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started, subset)
+    rundir.write_summary(out_dir, result)
+    ended = dt.datetime.now(dt.UTC).isoformat()
+    rundir.write_info(
+        out_dir, info.with_status(status, ended_at=ended, interrupted=interrupted)
+    )  # marks it done
+    rundir.point_latest(out_dir)
+    if interrupted:
+        raise Interrupted(result)
+    return result
+
+
+def _new_info(
+    options: DiffOptions,
+    urls: dict[str, SourceURL],
+    sha: str,
+    recorded: dict[str, Any],
+    start_at: dt.datetime,
+    plans: list[EntityPlan],
+    planned: dict[str, list[dict[str, Any]]],
+) -> RunInfo:
+    """run.json of a new run: the mapping, the masked stores, the options and each entity's plan."""
+    return RunInfo(
+        status="running",
+        mapping_path=options.mapping_path,
+        mapping_sha256=sha,
+        old_url=urls["old"].masked,
+        new_url=urls["new"].masked,
+        started_at=start_at.isoformat(),
+        options=recorded,
+        plan={
+            p.name: {
+                "keys": list(p.keys),
+                "segments": len(p.segments),
+                "partition": p.partition,
+                "types": p.types,
+                "notes": list(p.notes),
+                "bounds": planned[p.name],
+                "checksum": p.checksum is not None,
+                "checksum_notes": list(p.checksum_notes),
+                "type_notes": list(p.type_notes),
+                "unpaired": {side: list(cols) for side, cols in p.unpaired.items()},
+            }
+            for p in plans
+        },
+        tool={"name": "verify", "version": __version__},
+    )
+
+
+def _execute(
+    executor: Any,
+    tasks: list[SegmentTask],
+    plans: list[EntityPlan],
+    context: RunContext,
+    options: DiffOptions,
+    segments: dict[str, Any],
+) -> tuple[list[str], bool]:
+    """Run the segments (and the recheck), counting them in `segments`; the failures, and
+    whether Ctrl-C stopped the run."""
     failures: list[str] = []
     interrupted = False
     progress = _Progress(len(tasks), options.progress)
@@ -214,8 +264,11 @@ def run_diff(options: DiffOptions) -> RunResult:
     finally:
         progress.close()
         executor.close()
+    return failures, interrupted
 
-    # Totals come from the segment records on disk: each finished segment exactly once.
+
+def _merged(plans: list[EntityPlan], out_dir: str) -> dict[str, _Totals]:
+    """Each entity's totals, merged from its segments' records; a segment without one failed."""
     merged = {p.name: _Totals(p) for p in plans}
     records = rundir.read_segments(out_dir)
     for p in plans:
@@ -225,34 +278,26 @@ def run_diff(options: DiffOptions) -> RunResult:
                 merged[p.name].failed += 1
             else:
                 merged[p.name].add(SegmentResult.from_record(record))
-    segments["done"] = sum(t.segments for t in merged.values())
-    status = "complete" if segments["done"] == total else "partial"
-    summaries = {name: t.summary() for name, t in merged.items()}
-    notes = (
-        tuple(n for p in plans for n in p.notes)
-        + recheck_notes[1:]
-        + tuple(
-            # Agreeing on nothing is not evidence: say so, so that a wrong table, database or
-            # `where` is not taken for a clean migration.
-            f"'{name}' is empty on both sides: no rows were compared; check its tables, 'where:' "
-            "and the databases in the URLs if rows were expected"
-            for name, s in summaries.items()
-            if s.rows_old == s.rows_new == 0 and not s.segments_failed
-            if not options.only_previous_mismatches  # a re-check reads only some keys
-        )
-        + tuple(
-            _not_unique(p, summaries[p.name]) for p in plans if _dominated_by_duplicates(summaries[p.name])
-        )
+    return merged
+
+
+def _result_notes(
+    plans: list[EntityPlan], summaries: dict[str, EntitySummary], options: DiffOptions
+) -> tuple[str, ...]:
+    """What the counts alone do not say: an entity empty on both sides, a key that is no key."""
+    empty = tuple(
+        # Agreeing on nothing is not evidence: say so, so that a wrong table, database or
+        # `where` is not taken for a clean migration.
+        f"'{name}' is empty on both sides: no rows were compared; check its tables, 'where:' "
+        "and the databases in the URLs if rows were expected"
+        for name, s in summaries.items()
+        if s.rows_old == s.rows_new == 0 and not s.segments_failed
+        if not options.only_previous_mismatches  # a re-check reads only some keys
     )
-    subset = (options.subset or Subset()).summary()
-    result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started, subset)
-    rundir.write_json(os.path.join(out_dir, "summary.json"), result.to_dict())
-    run_info.update(status=status, ended_at=dt.datetime.now(dt.UTC).isoformat(), interrupted=interrupted)
-    rundir.write_json(os.path.join(out_dir, "run.json"), run_info)  # last: marks the run done
-    rundir.point_latest(out_dir)
-    if interrupted:
-        raise Interrupted(result)
-    return result
+    keys = tuple(
+        _not_unique(p, summaries[p.name]) for p in plans if _dominated_by_duplicates(summaries[p.name])
+    )
+    return empty + keys
 
 
 def _dominated_by_duplicates(s: EntitySummary) -> bool:
@@ -273,12 +318,11 @@ AUTO_CHECKSUM_BELOW = 0.01  # auto: checksums when the previous run found under 
 
 
 def _algorithm(
-    options: DiffOptions, out_dir: str, run_info: dict[str, Any], identity: RunIdentity
+    options: DiffOptions, out_dir: str, resumed: RunInfo | None, identity: RunIdentity
 ) -> tuple[str, str]:
     """rows or checksum, and why; `auto` looks at the previous comparable run (RunIdentity)."""
-    if options.resume:
-        stored = run_info.get("options", {})
-        return stored.get("algorithm", "rows"), "as the run being resumed"
+    if resumed is not None:
+        return str(resumed.options.get("algorithm", "rows")), "as the run being resumed"
     if options.algorithm != "auto":
         return options.algorithm, "asked for"
     from verify.results.history import runs_in
@@ -288,12 +332,10 @@ def _algorithm(
     if not earlier:
         return "rows", "auto: no earlier run of this mapping against these stores to go by"
     last = earlier[-1]
-    entities = last.summary.get("entities", {}).values()
-    compared = sum(int(e.get("compared", 0)) for e in entities)
+    entities = last.summary.entities.values()
+    compared = sum(e.compared for e in entities)
     differing = sum(
-        int(e.get(k, 0))
-        for e in entities
-        for k in ("missing_in_new", "extra_in_new", "duplicate_keys", "value_mismatch_rows")
+        e.missing_in_new + e.extra_in_new + e.duplicate_keys + e.value_mismatch_rows for e in entities
     )
     rate = differing / compared if compared else 1.0
     choice = "checksum" if rate < AUTO_CHECKSUM_BELOW else "rows"
@@ -301,11 +343,11 @@ def _algorithm(
 
 
 def _settle_cutoff(
-    options: DiffOptions, plans: list[EntityPlan], run_info: dict[str, Any], start_at: dt.datetime
+    options: DiffOptions, plans: list[EntityPlan], resumed: RunInfo | None, start_at: dt.datetime
 ) -> tuple[str, dt.datetime] | None:
     """(column, instant): keys changed at or after it are left out; a resumed run keeps its own."""
-    if options.resume:
-        stored = run_info.get("options", {}).get("settle")
+    if resumed is not None:
+        stored = resumed.options.get("settle")
         return (stored["column"], dt.datetime.fromisoformat(stored["changed_before"])) if stored else None
     column = options.settle_column
     if column is None:
@@ -321,36 +363,35 @@ def _settle_cutoff(
     return column, start_at - dt.timedelta(seconds=options.settle_seconds)
 
 
-def _resumable(options: DiffOptions) -> tuple[dict[str, Any], dict[str, list[Segment]]]:
+def _resumable(options: DiffOptions) -> tuple[RunInfo, dict[str, list[Segment]]]:
     """The run.json of the run to resume and the segments it was planned with, once it is sure
     that the run is partial and is resumed with its own mapping, stores and options."""
     assert options.out_dir
     out_dir = options.out_dir
-    run = rundir.read_run(out_dir)
-    if run["status"] == "complete":
+    run = rundir.read_resumable(out_dir)
+    if run.status == "complete":
         raise UsageError(f"{out_dir} is a complete run; there is nothing to resume")
-    stored = run.get("options", {})
-    if stored.get("only_previous_mismatches") != options.only_previous_mismatches or (
-        options.entities and list(options.entities) != stored.get("entities")
+    if run.only_previous_mismatches != options.only_previous_mismatches or (
+        options.entities and list(options.entities) != run.entities
     ):
         raise UsageError(
             f"--resume {out_dir}: give the same --entity and --only-previous-mismatches as "
             "the run had, or none (they are taken from its run.json)"
         )
+    stored = run.options
     asked = (options.subset or Subset()).options()
     if any(stored.get(k) != v for k, v in asked.items()):
         had = ", ".join(f"{k} {stored.get(k)}" for k in asked if stored.get(k) is not None) or "none"
         raise UsageError(
             f"--resume {out_dir}: give the same --sample, --seed, --stage and --policy as the run had ({had})"
         )
-    for side, raw in (("old", options.old_url), ("new", options.new_url)):
+    for side, raw, recorded in (("old", options.old_url, run.old_url), ("new", options.new_url, run.new_url)):
         masked = SourceURL.parse(raw, side).masked
-        if run[f"{side}_url"] != masked:
+        if recorded != masked:
             raise RunDirError(
-                f"the run in {out_dir} read --{side} {run[f'{side}_url']}, not {masked}; "
-                "resume it with the same stores"
+                f"the run in {out_dir} read --{side} {recorded}, not {masked}; resume it with the same stores"
             )
-    if os.path.isfile(options.mapping_path) and file_sha256(options.mapping_path) != run["mapping"]["sha256"]:
+    if os.path.isfile(options.mapping_path) and file_sha256(options.mapping_path) != run.mapping_sha256:
         raise RunDirError(
             f"the mapping {options.mapping_path} changed since the run in {out_dir} started; "
             "its finished segments would not match: start a new run"
@@ -358,7 +399,7 @@ def _resumable(options: DiffOptions) -> tuple[dict[str, Any], dict[str, list[Seg
     try:
         bounds = {
             name: [Segment(name, b["index"], b["lo"], b["hi"]) for b in plan["bounds"]]
-            for name, plan in run["plan"].items()
+            for name, plan in run.plan.items()
         }
     except (KeyError, TypeError):
         raise RunDirError(

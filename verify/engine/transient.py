@@ -10,9 +10,6 @@ that still differ keep what the first read found, so a real difference is never 
 from __future__ import annotations
 
 import dataclasses
-import glob
-import os
-import shutil
 import time
 from collections.abc import Iterable
 
@@ -29,14 +26,12 @@ from verify.results import rundir
 def recheck(plans: Iterable[EntityPlan], run: RunContext, delay: float, executor: Executor) -> list[str]:
     """Re-read the run's differing keys after `delay` seconds; returns what went wrong (if anything)."""
     time.sleep(delay)
-    again = os.path.join(run.out_dir, "recheck")
-    shutil.rmtree(again, ignore_errors=True)  # an earlier, interrupted recheck of this run
-    os.makedirs(again)
+    again = rundir.fresh_recheck(run.out_dir)  # an earlier, interrupted recheck is dropped
     context = dataclasses.replace(run, out_dir=again)
     differed: dict[str, tuple[EntityPlan, pl.DataFrame]] = {}
     tasks = []
     for plan in plans:
-        parts = _parts(run.out_dir, plan.name)
+        parts = rundir.parts(run.out_dir, plan.name)
         if not parts:
             continue
         keys = pl.scan_parquet(parts).select(plan.keys).unique().collect()
@@ -47,15 +42,11 @@ def recheck(plans: Iterable[EntityPlan], run: RunContext, delay: float, executor
     if failures:  # without a complete second read nothing can be called transient
         return [f"--recheck-after: the second read failed, nothing marked transient ({failures[0]})"]
     for name, (plan, _) in differed.items():
-        still = _parts(again, name)
+        still = rundir.parts(again, name)
         persisting = pl.scan_parquet(still).select(plan.keys).unique().collect() if still else None
-        for part in _parts(run.out_dir, name):
+        for part in rundir.parts(run.out_dir, name):
             _mark_transient(run.out_dir, plan, part, persisting)
     return []
-
-
-def _parts(out_dir: str, entity: str) -> list[str]:
-    return sorted(glob.glob(os.path.join(out_dir, "mismatches", entity, "part-*.parquet")))
 
 
 def _mark_transient(out_dir: str, plan: EntityPlan, part: str, persisting: pl.DataFrame | None) -> None:
@@ -72,10 +63,8 @@ def _mark_transient(out_dir: str, plan: EntityPlan, part: str, persisting: pl.Da
         pl.when(gone).then(pl.lit(TRANSIENT.name)).otherwise(pl.col("rule")).alias("rule"),
         pl.when(gone).then(pl.lit(TRANSIENT.severity)).otherwise(pl.col("severity")).alias("severity"),
     ).drop("__gone", strict=False)
-    tmp = f"{part}.tmp-{os.getpid()}"
-    marked.write_parquet(tmp, compression="zstd")
-    os.replace(tmp, part)
-    index = int(os.path.basename(part)[len("part-") : -len(".parquet")])
+    rundir.rewrite_part(part, marked)
+    index = rundir.part_index(part)
     record = rundir.read_segment(out_dir, plan.name, index)
     record["rules"] = dataclasses.asdict(count_records(marked, keys))
     rundir.write_segment(out_dir, plan.name, index, record)

@@ -135,12 +135,7 @@ def run_segment(task: SegmentTask) -> SegmentResult:
     rule_counts = count_records(diffs, list(plan.keys)) if diffs is not None else RuleCounts({}, {})
     part = None
     if diffs is not None:
-        folder = os.path.join(task.run.out_dir, "mismatches", plan.name)
-        os.makedirs(folder, exist_ok=True)
-        part = os.path.join(folder, f"part-{task.segment.index:06d}.parquet")
-        tmp = part + rundir.tmp_suffix()
-        diffs.write_parquet(tmp, compression="zstd")
-        os.replace(tmp, part)
+        part = rundir.write_part(task.run.out_dir, plan.name, task.segment.index, diffs)
     result = SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)
     rundir.write_segment(task.run.out_dir, plan.name, task.segment.index, result.to_record())
     return result

@@ -21,6 +21,8 @@ from verify.gate.policy import RolloutPolicy, Stage, load_policy
 from verify.gate.stats import upper_bound
 from verify.mapping import load_mapping
 from verify.results import rundir
+from verify.results.info import RunInfo
+from verify.results.summary import EntitySummary
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 SEVERITIES = ("accept", "warn", "block")
@@ -413,18 +415,18 @@ def read_run(run_dir: str) -> RunFacts:
     if not os.path.isdir(run_dir):
         facts.problems.append(f"no run directory at {run_dir}; did verify diff run?")
         return facts
-    run = _read_json(run_dir, "run.json", facts)
-    summary = _read_json(run_dir, "summary.json", facts)
-    if run is not None:
-        _run_facts(run, facts)
+    info = _read(rundir.read_info, run_dir, facts)
+    summary = _read(rundir.read_summary, run_dir, facts)
+    if info is not None:
+        _run_facts(info, facts)
     if summary is not None:
-        _summary_facts(summary, facts, run)
+        _summary_facts(summary, facts, info)
     return facts
 
 
-def _read_json(run_dir: str, name: str, facts: RunFacts) -> dict[str, Any] | None:
+def _read(read: Any, run_dir: str, facts: RunFacts) -> Any:
     try:
-        return rundir.read_object(os.path.join(run_dir, name))
+        return read(run_dir)
     except rundir.RunFileError as exc:
         if exc.kind == "missing":
             facts.problems.append(f"{exc.path} is missing; the run did not finish writing it")
@@ -433,9 +435,9 @@ def _read_json(run_dir: str, name: str, facts: RunFacts) -> dict[str, Any] | Non
         return None
 
 
-def _run_facts(run: dict[str, Any], facts: RunFacts) -> None:
-    status = run.get("status")
-    facts.status = status if isinstance(status, str) else None
+def _run_facts(info: RunInfo, facts: RunFacts) -> None:
+    status = info.status
+    facts.status = status
     if status != "complete":
         why = {
             "running": "is still running, or stopped without finishing",
@@ -443,33 +445,25 @@ def _run_facts(run: dict[str, Any], facts: RunFacts) -> None:
             "failed": "failed",
         }.get(str(status), f"has status {status!r}")
         facts.problems.append(f"the run {why}; only a complete run can pass")
-    mapping = run.get("mapping")
-    if isinstance(mapping, dict) and isinstance(mapping.get("sha256"), str):
-        facts.mapping_sha256 = mapping["sha256"]
-        facts.mapping_path = mapping.get("path") if isinstance(mapping.get("path"), str) else None
+    if info.mapping_sha256 is not None:
+        facts.mapping_sha256, facts.mapping_path = info.mapping_sha256, info.mapping_path
     else:
         facts.problems.append("run.json has no mapping sha256; the mapping it used cannot be checked")
-    try:
-        ended = dt.datetime.fromisoformat(str(run.get("ended_at")))
-        facts.ended_at = ended if ended.tzinfo else ended.replace(tzinfo=dt.UTC)
-    except ValueError:
-        if status == "complete":
-            facts.problems.append(
-                f"run.json has no valid ended_at ({run.get('ended_at')!r}); its age is unknown"
-            )
-    options: dict[str, Any] = run["options"] if isinstance(run.get("options"), dict) else {}
-    sample = options.get("sample")
+    facts.ended_at = info.ended
+    if facts.ended_at is None and status == "complete":
+        facts.problems.append(f"run.json has no valid ended_at ({info.ended_at!r}); its age is unknown")
+    sample = info.options.get("sample")
     if sample is not None:
         if isinstance(sample, (int, float)) and not isinstance(sample, bool) and 0 < sample <= 1:
             facts.sample = float(sample)
-            facts.seed = options.get("seed")
+            facts.seed = info.options.get("seed")
         else:
             facts.problems.append(f"run.json has an invalid sample fraction {sample!r}")
-    facts.stage = options.get("stage")
-    cohort = options.get("cohort")
+    facts.stage = info.options.get("stage")
+    cohort = info.options.get("cohort")
     facts.cohort = cohort if isinstance(cohort, str) else None
-    segments = run.get("segments")
-    if status == "complete" and isinstance(segments, dict):
+    segments = info.segments
+    if status == "complete" and segments:
         done, total = segments.get("done"), segments.get("total")
         if done != total or segments.get("failed"):
             facts.problems.append(
@@ -478,51 +472,34 @@ def _run_facts(run: dict[str, Any], facts: RunFacts) -> None:
             )
 
 
-def _summary_facts(summary: dict[str, Any], facts: RunFacts, run: dict[str, Any] | None) -> None:
+def _summary_facts(summary: dict[str, Any], facts: RunFacts, info: RunInfo | None) -> None:
     entities = summary.get("entities")
     if not isinstance(entities, dict):
         facts.problems.append("summary.json has no 'entities'; it is corrupt")
         return
     facts.summary_read = True
-    if run is not None:
-        listed = (run.get("options") or {}).get("entities")
-        if isinstance(listed, list) and sorted(listed) != sorted(entities):
+    if info is not None:
+        if info.entities is not None and sorted(info.entities) != sorted(entities):
             facts.problems.append(
-                f"summary.json holds {sorted(entities)} but run.json ran {sorted(listed)}; the run directory "
-                "is corrupt"
+                f"summary.json holds {sorted(entities)} but run.json ran {sorted(info.entities)}; the run "
+                "directory is corrupt"
             )
         if "sample" in summary and (summary["sample"] or {}).get("fraction") != facts.sample:
             facts.problems.append(
                 "summary.json and run.json disagree on the sample; the run directory is corrupt"
             )
     for name, e in entities.items():
-        counts = _entity_counts(e)
-        if counts is None:
-            facts.problems.append(f"summary.json entity '{name}' is corrupt (counts missing or inconsistent)")
-        else:
-            facts.entities[str(name)] = counts
-
-
-def _entity_counts(e: Any) -> EntityCounts | None:
-    def count(value: Any) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-    if not isinstance(e, dict):
-        return None
-    compared, blocking = count(e.get("compared")), count(e.get("blocking_rows"))
-    warning = count(e.get("warning_rows")) if "warning_rows" in e else None
-    failed = count(e.get("segments_failed", 0))
-    if compared is None or blocking is None or failed is None or blocking > compared:
-        return None
-    if "warning_rows" in e and (warning is None or blocking + warning > compared):
-        return None
-    by_rule: dict[str, tuple[str, int]] = {}
-    raw_rules = e.get("by_rule", {})
-    if not isinstance(raw_rules, dict):
-        return None
-    for rule, rc in raw_rules.items():
-        rows = count(rc.get("rows")) if isinstance(rc, dict) else None
-        if rows is None or rows > compared or rc.get("severity") not in SEVERITIES:
-            return None
-        by_rule[str(rule)] = (rc["severity"], rows)
-    return EntityCounts(compared, blocking, warning, by_rule, failed)
+        try:
+            read = EntitySummary.from_dict(e)
+        except ValueError as exc:
+            facts.problems.append(
+                f"summary.json entity '{name}' is corrupt (counts missing or inconsistent: {exc})"
+            )
+            continue
+        facts.entities[str(name)] = EntityCounts(
+            read.compared,
+            read.blocking_rows,
+            read.warning_rows if read.warnings_known else None,
+            {rule: (rc.severity, rc.rows) for rule, rc in read.by_rule.items()},
+            read.segments_failed,
+        )

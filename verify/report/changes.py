@@ -28,7 +28,7 @@ def compare_runs(run: StoredRun, other: StoredRun, chosen_by: str, key_limit: in
     notes: list[str] = []
     if other.status != "complete":
         notes.append(f"{other.id} is {other.status}, not complete: keys it did not reach count as new")
-    sha = ((run.info.get("mapping") or {}).get("sha256"), (other.info.get("mapping") or {}).get("sha256"))
+    sha = (run.info.mapping_sha256, other.info.mapping_sha256)
     if sha[0] and sha[1] and sha[0] != sha[1]:
         notes.append("the mapping changed between the two runs: rules and compared columns may differ")
     if run.only_previous_mismatches and not _same(run.only_previous_mismatches, other, run):
@@ -63,9 +63,9 @@ def _same(path: str, other: StoredRun, run: StoredRun) -> bool:
 
 def _severity(run: StoredRun, other: StoredRun, entity: str, rule: str) -> str | None:
     for r in (run, other):
-        by_rule = r.entities.get(entity, {}).get("by_rule") or {}
-        if rule in by_rule and isinstance(by_rule[rule], dict):
-            return by_rule[rule].get("severity")
+        summary = r.entities.get(entity)
+        if summary is not None and rule in summary.by_rule:
+            return summary.by_rule[rule].severity
     return None
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from verify.errors import RunDirError
 from verify.results.history import StoredRun, earlier_runs, previous_run, read_run
+from verify.results.summary import EntitySummary
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "accept": 2}
 SAMPLE_ROWS = 10  # sample rows (keys) per rule
@@ -122,17 +123,16 @@ class RunInfo:
     @classmethod
     def of(cls, run: StoredRun) -> RunInfo:
         info = run.info
-        mapping = info.get("mapping") or {}
         return cls(
             id=run.id,
             status=run.status,
-            mapping_path=mapping.get("path"),
-            mapping_sha256=mapping.get("sha256"),
-            old_url=info.get("old_url"),
-            new_url=info.get("new_url"),
-            started_at=info.get("started_at"),
-            ended_at=info.get("ended_at"),
-            tool_version=(info.get("tool") or {}).get("version"),
+            mapping_path=info.mapping_path,
+            mapping_sha256=info.mapping_sha256,
+            old_url=info.old_url,
+            new_url=info.new_url,
+            started_at=info.started_at,
+            ended_at=info.ended_at,
+            tool_version=_str(info.tool.get("version")),
             only_previous_mismatches=run.only_previous_mismatches,
         )
 
@@ -258,49 +258,39 @@ def load_report(
                 notes.append(why)
             else:
                 comparison = compare_runs(run, prev, "previous run")
-    failures = tuple(str(f) for f in run.summary.get("failures") or ())
+    failures = run.summary.failures
     return RunReport(RunInfo.of(run), entities, history, comparison, tuple(notes), sample_rows, failures)
-
-
-def _int(d: dict[str, Any], name: str) -> int:
-    try:
-        return int(d.get(name) or 0)
-    except (TypeError, ValueError):
-        raise RunDirError(f"summary.json is corrupt: {name} = {d.get(name)!r} is not a number") from None
 
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _entity(run: StoredRun, name: str, e: dict[str, Any], sample_rows: int) -> EntityReport:
-    compared = _int(e, "compared")
+def _entity(run: StoredRun, name: str, e: EntitySummary, sample_rows: int) -> EntityReport:
+    compared = e.compared
     keys = run.key_columns(name) or []
     samples = read_samples(run.parts(name), keys, sample_rows) if keys else {}
     rules = []
-    for rule, r in (e.get("by_rule") or {}).items():
-        r = r if isinstance(r, dict) else {}
-        rows = _int(r, "rows")
+    for rule, r in e.by_rule.items():
         rules.append(
             RuleReport(
-                name=str(rule),
-                severity=str(r.get("severity") or "block"),
-                rows=rows,
-                cells=_int(r, "cells"),
-                rate=rows / compared if compared else 0.0,
-                owner=_str(r.get("owner")),
-                ticket=_str(r.get("ticket")),
-                note=_str(r.get("note")),
-                expires=_str(r.get("expires")),
-                expired=bool(r.get("expired")),
-                kind=_str(r.get("kind")),
-                column=_str(r.get("column")),
-                samples=samples.get(str(rule), ()),
+                name=rule,
+                severity=r.severity,
+                rows=r.rows,
+                cells=r.cells,
+                rate=r.rows / compared if compared else 0.0,
+                owner=r.owner,
+                ticket=r.ticket,
+                note=r.note,
+                expires=r.expires,
+                expired=r.expired,
+                kind=r.kind,
+                column=r.column,
+                samples=samples.get(rule, ()),
             )
         )
     rules.sort(key=lambda r: (SEVERITY_ORDER.get(r.severity, 0), -r.rows, r.name))
-    blocking = _int(e, "blocking_rows")
-    failed = _int(e, "segments_failed")
+    blocking, failed = e.blocking_rows, e.segments_failed
     if failed:
         verdict = "incomplete"
     elif blocking or any(r.severity == "block" and r.rows for r in rules):
@@ -312,32 +302,21 @@ def _entity(run: StoredRun, name: str, e: dict[str, Any], sample_rows: int) -> E
     return EntityReport(
         name=name,
         verdict=verdict,
-        rows_old=_int(e, "rows_old"),
-        rows_new=_int(e, "rows_new"),
+        rows_old=e.rows_old,
+        rows_new=e.rows_new,
         compared=compared,
-        matched=_int(e, "matched"),
-        missing_in_new=_int(e, "missing_in_new"),
-        extra_in_new=_int(e, "extra_in_new"),
-        duplicate_keys=_int(e, "duplicate_keys"),
-        value_mismatch_rows=_int(e, "value_mismatch_rows"),
+        matched=e.matched,
+        missing_in_new=e.missing_in_new,
+        extra_in_new=e.extra_in_new,
+        duplicate_keys=e.duplicate_keys,
+        value_mismatch_rows=e.value_mismatch_rows,
         blocking_rows=blocking,
         blocking_rate=blocking / compared if compared else 0.0,
         segments_failed=failed,
         keys=tuple(keys),
         rules=tuple(rules),
-        by_column=tuple(sorted(((str(c), int(n)) for c, n in (e.get("by_column") or {}).items()))),
-        unpaired=_unpaired(e.get("unpaired_columns")),
-    )
-
-
-def _unpaired(raw: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The columns `columns: "*"` left unpaired, per side, as summary.json holds them."""
-    if not isinstance(raw, dict):
-        return ()
-    return tuple(
-        (str(side), tuple(str(c) for c in cols))
-        for side, cols in raw.items()
-        if isinstance(cols, list) and cols
+        by_column=tuple(sorted(e.by_column.items())),
+        unpaired=tuple((side, tuple(cols)) for side, cols in e.unpaired_columns.items() if cols),
     )
 
 
@@ -406,11 +385,7 @@ def read_samples(parts: list[str], keys: list[str], limit: int) -> dict[str, tup
 def _rates(run: StoredRun) -> dict[str, dict[str, float]]:
     rates: dict[str, dict[str, float]] = {}
     for name, e in run.entities.items():
-        compared = int(e.get("compared") or 0)
-        rates[name] = {
-            str(rule): (int((r or {}).get("rows") or 0) / compared if compared else 0.0)
-            for rule, r in (e.get("by_rule") or {}).items()
-        }
+        rates[name] = {rule: (r.rows / e.compared if e.compared else 0.0) for rule, r in e.by_rule.items()}
     return rates
 
 

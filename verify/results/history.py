@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from verify.errors import RunDirError
 from verify.results import rundir
+from verify.results.info import RunInfo
+from verify.results.summary import EntitySummary, RunResult
 
 # Columns every mismatch part has; the others are the entity's canonical key columns.
 MISMATCH_COLUMNS = ("kind", "column", "old", "new", "rule", "severity")
@@ -20,12 +21,12 @@ MISMATCH_COLUMNS = ("kind", "column", "old", "new", "rule", "severity")
 
 @dataclass(frozen=True)
 class StoredRun:
-    """A run directory as read from disk: where it is, run.json and summary.json."""
+    """A run directory as read from disk: where it is, its run.json and summary.json."""
 
     path: str  # as the user gave it (may be the `latest` link)
     real_path: str
-    info: dict[str, Any]
-    summary: dict[str, Any]
+    info: RunInfo
+    summary: RunResult
 
     @property
     def id(self) -> str:
@@ -34,26 +35,23 @@ class StoredRun:
 
     @property
     def status(self) -> str:
-        return str(self.info.get("status", "unknown"))
+        return self.info.status or "unknown"
 
     @property
     def mapping_path(self) -> str | None:
-        mapping = self.info.get("mapping") or {}
-        return mapping.get("path") if isinstance(mapping, dict) else None
+        return self.info.mapping_path
 
     @property
     def started_at(self) -> str:
-        return str(self.info.get("started_at") or "")
+        return self.info.started_at or ""
 
     @property
     def only_previous_mismatches(self) -> str | None:
-        """The earlier run whose mismatching keys this run re-checked, or None for a full run."""
-        value = (self.info.get("options") or {}).get("only_previous_mismatches")
-        return str(value) if value else None
+        return self.info.only_previous_mismatches
 
     @property
-    def entities(self) -> dict[str, dict[str, Any]]:
-        return dict(self.summary.get("entities") or {})
+    def entities(self) -> dict[str, EntitySummary]:
+        return self.summary.entities
 
     @property
     def identity(self) -> RunIdentity:
@@ -61,20 +59,13 @@ class StoredRun:
 
     def parts(self, entity: str) -> list[str]:
         """The mismatch Parquet parts of one entity, in name order."""
-        folder = os.path.join(self.real_path, "mismatches", entity)
-        if not os.path.isdir(folder):
-            return []
-        return sorted(
-            os.path.join(folder, f)
-            for f in os.listdir(folder)
-            if f.startswith("part-") and f.endswith(".parquet")
-        )
+        return rundir.parts(self.real_path, entity)
 
     def key_columns(self, entity: str) -> list[str] | None:
         """The entity's canonical key columns: from run.json's plan, else from a part's schema."""
-        plan = (self.info.get("plan") or {}).get(entity) or {}
-        if plan.get("keys"):
-            return [str(k) for k in plan["keys"]]
+        keys = self.info.key_columns(entity)
+        if keys:
+            return keys
         parts = self.parts(entity)
         if not parts:
             return None
@@ -100,19 +91,8 @@ class RunIdentity:
     entities: tuple[str, ...]
 
     @classmethod
-    def of(cls, info: dict[str, Any]) -> RunIdentity:
-        def part(d: Any, key: str, kind: type) -> Any:
-            value = d.get(key) if isinstance(d, dict) else None
-            return value if isinstance(value, kind) else kind()
-
-        mapping, options = part(info, "mapping", dict), part(info, "options", dict)
-        entities = part(options, "entities", list)
-        return cls(
-            mapping.get("sha256"),
-            info.get("old_url"),
-            info.get("new_url"),
-            tuple(sorted(str(e) for e in entities)),
-        )
+    def of(cls, info: RunInfo) -> RunIdentity:
+        return cls(info.mapping_sha256, info.old_url, info.new_url, tuple(sorted(info.entities or ())))
 
     def unlike(self, other: RunIdentity) -> str | None:
         """Why a run of `other` is not comparable with one of this identity, or None."""
@@ -125,21 +105,18 @@ class RunIdentity:
         return None
 
 
-def _read_json(path: str, what: str) -> dict[str, Any]:
-    try:
-        return rundir.read_object(path)
-    except rundir.RunFileError as exc:
-        if exc.kind == "missing":
-            raise RunDirError(
-                f"{os.path.dirname(path) or '.'} is not a verify run directory (no {what}); "
-                "give a directory written by verify diff, e.g. .verify/runs/latest"
-            ) from None
-        if exc.kind == "unreadable":
-            raise RunDirError(f"cannot read {path}: {exc.detail}") from None
-        raise RunDirError(
-            f"{path} is corrupt ({exc.detail}); the run was interrupted or the file edited: "
-            "run verify diff again"
-        ) from None
+def _advice(path: str, what: str, exc: rundir.RunFileError) -> RunDirError:
+    if exc.kind == "missing":
+        return RunDirError(
+            f"{path} is not a verify run directory (no {what}); "
+            "give a directory written by verify diff, e.g. .verify/runs/latest"
+        )
+    if exc.kind == "unreadable":
+        return RunDirError(f"cannot read {exc.path}: {exc.detail}")
+    return RunDirError(
+        f"{exc.path} is corrupt ({exc.detail}); the run was interrupted or the file edited: "
+        "run verify diff again"
+    )
 
 
 def read_run(path: str) -> StoredRun:
@@ -151,13 +128,14 @@ def read_run(path: str) -> StoredRun:
         )
     if not os.path.isdir(path):
         raise RunDirError(f"{path} is a file, not a run directory; give the directory verify diff wrote")
-    info = _read_json(os.path.join(path, "run.json"), "run.json")
-    summary = _read_json(os.path.join(path, "summary.json"), "summary.json")
-    entities = summary.get("entities")
-    if not isinstance(entities, dict) or not all(isinstance(e, dict) for e in entities.values()):
-        raise RunDirError(
-            f"{os.path.join(path, 'summary.json')} is corrupt (no 'entities' object); run verify diff again"
-        )
+    try:
+        info = rundir.read_info(path)
+    except rundir.RunFileError as exc:
+        raise _advice(path, "run.json", exc) from None
+    try:
+        summary = rundir.read_result(path)
+    except rundir.RunFileError as exc:
+        raise _advice(path, "summary.json", exc) from None
     return StoredRun(path, os.path.realpath(path), info, summary)
 
 

@@ -9,9 +9,14 @@ import secrets
 from typing import Any
 
 from verify.errors import RunDirError
+from verify.results.info import RunInfo
+from verify.results.summary import RunResult
 
 RUNS_HOME = os.path.join(".verify", "runs")
+RUN, SUMMARY = "run.json", "summary.json"
 SEGMENTS = "segments"  # DIR/segments/<entity>/<index>.json: one record per finished segment
+MISMATCHES = "mismatches"  # DIR/mismatches/<entity>/part-<index>.parquet: one part per segment
+RECHECK = "recheck"  # DIR/recheck/: the second read of --recheck-after, a run directory of its own
 
 
 def tmp_suffix() -> str:
@@ -162,11 +167,82 @@ def read_segment(out_dir: str, entity: str, index: int) -> dict[str, Any]:
         ) from None
 
 
-def read_run(out_dir: str) -> dict[str, Any]:
-    """A run directory's run.json; a missing or corrupt one is a RunDirError."""
-    path = os.path.join(out_dir, "run.json")
+def write_info(out_dir: str, info: RunInfo) -> None:
+    write_json(os.path.join(out_dir, RUN), info.to_dict())
+
+
+def read_info(out_dir: str) -> RunInfo:
+    """run.json, as a RunInfo; RunFileError (missing, unreadable, corrupt) where there is none."""
+    return RunInfo.from_dict(read_object(os.path.join(out_dir, RUN)))
+
+
+def write_summary(out_dir: str, result: RunResult) -> None:
+    write_json(os.path.join(out_dir, SUMMARY), result.to_dict())
+
+
+def read_summary(out_dir: str) -> dict[str, Any]:
+    """summary.json as written (RunResult.from_dict reads it strictly; the gate, entity by entity)."""
+    return read_object(os.path.join(out_dir, SUMMARY))
+
+
+def read_result(out_dir: str) -> RunResult:
+    """summary.json, as a RunResult; RunFileError where there is none or it does not add up."""
+    data = read_summary(out_dir)
     try:
-        run = read_object(path)
+        return RunResult.from_dict(data, out_dir)
+    except ValueError as exc:
+        raise RunFileError(os.path.join(out_dir, SUMMARY), "corrupt", str(exc)) from None
+
+
+def part_path(out_dir: str, entity: str, index: int) -> str:
+    return os.path.join(out_dir, MISMATCHES, entity, f"part-{index:06d}.parquet")
+
+
+def write_part(out_dir: str, entity: str, index: int, records: Any) -> str:
+    """Write a segment's mismatch records (a Polars frame) whole; returns the part's path."""
+    path = part_path(out_dir, entity, index)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rewrite_part(path, records)
+    return path
+
+
+def rewrite_part(path: str, records: Any) -> None:
+    tmp = path + tmp_suffix()
+    records.write_parquet(tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def part_index(path: str) -> int:
+    return int(os.path.basename(path)[len("part-") : -len(".parquet")])
+
+
+def parts(out_dir: str, entity: str) -> list[str]:
+    """The mismatch parts of one entity, in segment order."""
+    folder = os.path.join(out_dir, MISMATCHES, entity)
+    if not os.path.isdir(folder):
+        return []
+    return sorted(
+        os.path.join(folder, f)
+        for f in os.listdir(folder)
+        if f.startswith("part-") and f.endswith(".parquet")
+    )
+
+
+def fresh_recheck(out_dir: str) -> str:
+    """The run's recheck directory, emptied of an earlier, interrupted recheck."""
+    import shutil
+
+    again = os.path.join(out_dir, RECHECK)
+    shutil.rmtree(again, ignore_errors=True)
+    os.makedirs(again)
+    return again
+
+
+def read_resumable(out_dir: str) -> RunInfo:
+    """The run.json of a run to resume; one clear RunDirError if there is none to resume."""
+    path = os.path.join(out_dir, RUN)
+    try:
+        info = read_info(out_dir)
     except RunFileError as exc:
         if exc.kind == "missing":
             raise RunDirError(
@@ -175,11 +251,6 @@ def read_run(out_dir: str) -> dict[str, Any]:
         raise RunDirError(
             f"{path} is unreadable or corrupt ({exc.detail}); it cannot be resumed, start a new run"
         ) from None
-    required = ("status", "plan", "mapping", "old_url", "new_url")
-    if (
-        any(k not in run for k in required)
-        or not isinstance(run["mapping"], dict)
-        or "sha256" not in run["mapping"]
-    ):
+    if None in (info.status, info.mapping_sha256, info.old_url, info.new_url) or not info.plan:
         raise RunDirError(f"{path} is not a verify run file; it cannot be resumed, start a new run")
-    return run
+    return info

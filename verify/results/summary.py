@@ -26,6 +26,55 @@ class RuleCount:
     expires: str | None = None
     expired: bool = False
 
+    @classmethod
+    def from_dict(cls, d: Any, compared: int) -> RuleCount:
+        """A rule's counts as summary.json holds them; ValueError says what is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError("a rule is not an object")
+        rows, cells = _count(d, "rows"), _count(d, "cells", 0)
+        if rows > compared or d.get("severity") not in SEVERITIES:
+            raise ValueError("a rule's rows or severity are impossible")
+        text = {k: None if d.get(k) is None else str(d[k]) for k in _RULE_TEXT}
+        columns: dict[Any, Any] = d["columns"] if isinstance(d.get("columns"), dict) else {}
+        return cls(
+            str(d["severity"]),
+            rows,
+            cells,
+            {str(c): int(n) for c, n in columns.items() if isinstance(n, int)},
+            expired=d.get("expired") is True,
+            **text,
+        )
+
+
+SEVERITIES = ("accept", "warn", "block")
+_RULE_TEXT = ("declared_severity", "column", "kind", "when", "owner", "ticket", "note", "expires")
+
+
+def _count(d: dict[str, Any], name: str, default: int | None = None) -> int:
+    """A whole number >= 0 of a summary object, or ValueError."""
+    value = d.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} = {value!r} is not a count")
+    return value
+
+
+_COUNTS = (
+    "rows_old",
+    "rows_new",
+    "matched",
+    "missing_in_new",
+    "extra_in_new",
+    "duplicate_keys",
+    "value_mismatch_rows",
+    "skipped_unsettled",
+    "rows_read",
+    "blocking_rows",
+    "warning_rows",
+    "accepted_rows",
+    "segments",
+    "segments_failed",
+)
+
 
 @dataclass(frozen=True)
 class EntitySummary:
@@ -49,6 +98,8 @@ class EntitySummary:
     segments: int = 0
     segments_failed: int = 0
     unpaired_columns: dict[str, list[str]] = field(default_factory=dict)  # "*": a side's columns only
+    # Whether warning_rows was counted (runs of older versions did not): read back, not written.
+    warnings_known: bool = field(default=True, compare=False, repr=False)
 
     @property
     def blocking_rate(self) -> float:
@@ -56,8 +107,39 @@ class EntitySummary:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("warnings_known")
         d["blocking_rate"] = self.blocking_rate
         return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> EntitySummary:
+        """An entity's summary as summary.json holds it; ValueError says what is wrong (counts
+        missing, not counts, or that cannot all be true at once)."""
+        if not isinstance(d, dict):
+            raise ValueError("not an object")
+        compared = _count(d, "compared")
+        counts = {name: _count(d, name, 0) for name in _COUNTS}
+        if counts["blocking_rows"] > compared:
+            raise ValueError("more blocking rows than rows compared")
+        if "warning_rows" in d and counts["blocking_rows"] + counts["warning_rows"] > compared:
+            raise ValueError("more blocking and warning rows than rows compared")
+        raw_rules = d.get("by_rule", {})
+        if not isinstance(raw_rules, dict):
+            raise ValueError("by_rule is not an object")
+        columns: dict[Any, Any] = d["by_column"] if isinstance(d.get("by_column"), dict) else {}
+        unpaired: dict[Any, Any] = (
+            d["unpaired_columns"] if isinstance(d.get("unpaired_columns"), dict) else {}
+        )
+        return cls(
+            compared=compared,
+            **counts,
+            by_rule={str(r): RuleCount.from_dict(rc, compared) for r, rc in raw_rules.items()},
+            by_column={str(c): int(n) for c, n in columns.items() if isinstance(n, int)},
+            unpaired_columns={
+                str(s): [str(c) for c in cols] for s, cols in unpaired.items() if isinstance(cols, list)
+            },
+            warnings_known="warning_rows" in d,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +163,29 @@ class RunResult:
         if self.status != "complete":
             return EXIT_INCOMPLETE
         return EXIT_DIFFERENCES if self.blocking_rows else EXIT_OK
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], run_dir: str) -> RunResult:
+        """summary.json, every entity read strictly (ValueError names the one that is not right)."""
+        entities = d.get("entities")
+        if not isinstance(entities, dict):
+            raise ValueError("it has no 'entities' object")
+        read = {}
+        for name, e in entities.items():
+            try:
+                read[str(name)] = EntitySummary.from_dict(e)
+            except ValueError as exc:
+                raise ValueError(f"entity '{name}' is corrupt ({exc})") from None
+        subset: dict[str, Any] = {k: d[k] for k in ("sample", "cohort") if k in d}
+        return cls(
+            run_dir,
+            str(d.get("status")),
+            read,
+            tuple(str(f) for f in d.get("failures") or ()),
+            tuple(str(n) for n in d.get("notes") or ()),
+            float(d.get("seconds") or 0),
+            subset,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
