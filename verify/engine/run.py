@@ -20,7 +20,15 @@ from verify.engine.rules import CATCH_ALL, TRANSIENT
 from verify.engine.subset import Subset
 from verify.engine.throttle import Throttle
 from verify.engine.worker import RunContext, SegmentResult, SegmentTask
-from verify.errors import EXIT_INTERRUPTED, MappingError, RunDirError, SourceError, UsageError, VerifyError
+from verify.errors import (
+    EXIT_INTERRUPTED,
+    MappingError,
+    RunDirError,
+    RunError,
+    SourceError,
+    UsageError,
+    VerifyError,
+)
 from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
 from verify.results.history import RunIdentity
@@ -185,11 +193,15 @@ def run_diff(options: DiffOptions) -> RunResult:
     )
     subset = (options.subset or Subset()).summary()
     result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started, subset)
-    rundir.write_summary(out_dir, result)
     ended = dt.datetime.now(dt.UTC).isoformat()
-    rundir.write_info(
-        out_dir, info.with_status(status, ended_at=ended, interrupted=interrupted)
-    )  # marks it done
+    try:
+        rundir.write_summary(out_dir, result)
+        rundir.write_info(out_dir, info.with_status(status, ended_at=ended, interrupted=interrupted))  # last
+    except OSError as exc:  # a full disk: run.json still says running, and the records are whole
+        raise RunError(
+            f"cannot write the run directory {out_dir}: {exc.strerror or exc}; make room there and "
+            f"finish the run with verify diff --resume {out_dir} --old URL --new URL"
+        ) from None
     rundir.point_latest(out_dir)
     if interrupted:
         raise Interrupted(result)

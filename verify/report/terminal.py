@@ -76,6 +76,11 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
         f"run {status} in {result.seconds:.1f}s; {result.blocking_rows:,} blocking rows; "
         f"details in {result.run_dir}"
     )
+    if result.status == "partial":
+        lines.append(
+            f"finish it, once the cause is fixed, with verify diff --resume {result.run_dir} "
+            "--old URL --new URL"
+        )
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -52,13 +53,28 @@ def read_object(path: str) -> dict[str, Any]:
 
 def write_json(path: str, data: Any) -> None:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
+    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    _whole(path, write)
+
+
+def _whole(path: str, write: Any) -> None:
+    """Write `path` through a temp file, renamed into place; a write that fails (a full disk)
+    leaves no temp file behind, and the old file as it was."""
     tmp = path + tmp_suffix()
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def default_run_dir(now: dt.datetime | None = None) -> str:
@@ -207,9 +223,7 @@ def write_part(out_dir: str, entity: str, index: int, records: Any) -> str:
 
 
 def rewrite_part(path: str, records: Any) -> None:
-    tmp = path + tmp_suffix()
-    records.write_parquet(tmp, compression="zstd")
-    os.replace(tmp, path)
+    _whole(path, lambda tmp: records.write_parquet(tmp, compression="zstd"))
 
 
 def part_index(path: str) -> int:
