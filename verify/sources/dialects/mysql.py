@@ -129,27 +129,37 @@ class MySQL(Dialect):
             return self._describe(reader.url, side)
         schema, _, name = side.table.rpartition(".")
         where_schema = self.literal(schema) if schema else "DATABASE()"
-        # MariaDB's JSON is LONGTEXT with a json_valid() check; MySQL 8 has a JSON type.
-        is_json = (
-            "EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k WHERE "
-            "k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND "
-            "k.CHECK_CLAUSE = CONCAT('json_valid(`', c.COLUMN_NAME, '`)'))"
-            if self.mariadb
-            else "0"
-        )
+        where = f"TABLE_SCHEMA = {where_schema} AND TABLE_NAME = {self.literal(name)}"
         rows = reader.read(
-            "SELECT c.COLUMN_NAME AS name, c.DATA_TYPE AS data_type, c.COLUMN_TYPE AS column_type, "
-            f"c.NUMERIC_PRECISION AS p, c.NUMERIC_SCALE AS s, {is_json} AS is_json "
-            f"FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = {where_schema} "
-            f"AND c.TABLE_NAME = {self.literal(name)} ORDER BY c.ORDINAL_POSITION"
+            "SELECT COLUMN_NAME AS name, DATA_TYPE AS data_type, COLUMN_TYPE AS column_type, "
+            f"NUMERIC_PRECISION AS p, NUMERIC_SCALE AS s FROM information_schema.COLUMNS WHERE {where} "
+            "ORDER BY ORDINAL_POSITION"
         )
         if rows.height == 0:  # no such table, or no privilege on it: the server's own words
             reader.read(self.select(["1"], side.table, None, ["1 = 0"]))
             raise SourceError(f"table {side.table} has no columns that this user can see", reader.masked_url)
+        json = self._json_columns(reader, where_schema, name)
         return [
-            _catalog_column(str(n), str(t), str(full), p, s, bool(j))
-            for n, t, full, p, s, j in rows.iter_rows()
+            _catalog_column(str(n), str(t), str(full), p, s, str(n) in json)
+            for n, t, full, p, s in rows.iter_rows()
         ]
+
+    def _json_columns(self, reader: Any, where_schema: str, name: str) -> set[str]:
+        """MariaDB's JSON columns: LONGTEXT with a json_valid() check (MySQL 8 has a JSON type).
+
+        A query of its own: MariaDB 10.11 can crash on information_schema tables in a correlated
+        subquery (a segfault in create_tmp_table_for_schema), and verify must never do that."""
+        if not self.mariadb:
+            return set()
+        clauses = reader.read(
+            "SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS "
+            f"WHERE CONSTRAINT_SCHEMA = {where_schema} AND TABLE_NAME = {self.literal(name)}"
+        )
+        return {
+            m.group(1).replace("``", "`")
+            for (clause,) in clauses.iter_rows()
+            if (m := re.fullmatch(r"json_valid\(`((?:[^`]|``)+)`\)", str(clause).strip()))
+        }
 
     def _describe(self, url: SourceURL, side: Side) -> list[SourceColumn]:
         """A query's columns, from the driver's description of it run to read no rows."""
