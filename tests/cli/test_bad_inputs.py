@@ -97,6 +97,58 @@ CASES = [
         ("m.yaml:3: YAML syntax error: found character '\\t' that cannot start any token",),
         mapping("version: 1\nentities:\n\tt: {old: t}\n"),
     ),
+    # Found by the fuzzer (tests/cli/test_fuzz.py): each crashed with a Python exception before.
+    Case(
+        "yaml-nul",
+        "a NUL character in the mapping file",
+        check(),
+        2,
+        (
+            "m.yaml:3: character '\\x00' is not allowed in YAML (special characters are not allowed); "
+            "remove it",
+        ),
+        mapping("version: 1\nentities:\n  t: {old: t\x00}\n"),
+    ),
+    Case(
+        "yaml-too-deep",
+        "YAML nested thousands of levels deep",
+        check(),
+        2,
+        ("m.yaml: the mapping nests too deeply to read",),
+        mapping("version: 1\nentities: " + "[" * 3000 + "]" * 3000 + "\n"),
+    ),
+    Case(
+        "yaml-mapping-key",
+        "a list or a mapping as a key",
+        check(),
+        2,
+        ("m.yaml:3: YAML syntax error: a key must be a plain name or value, not a list or a mapping",),
+        mapping("version: 1\nentities:\n  ? {t: 1}\n  : {old: t}\n"),
+    ),
+    Case(
+        "segment-by-not-a-name",
+        "`segment_by` that is not a name",
+        check(),
+        2,
+        ("m.yaml:7: entity 't': segment_by '{'id': 1}' is not a key column; key columns: id",),
+        entity("key: [id]\nsegment_by: {id: 1}"),
+    ),
+    Case(
+        "rule-column-not-a-name",
+        "a rule's `column` that is not a name",
+        check(),
+        2,
+        ("entity 't' rule 'r': column must be a compared column's name (got [])",),
+        entity("key: [id]\ncolumns:\n  name: {}\nrules:\n  - {name: r, column: [], severity: accept}"),
+    ),
+    Case(
+        "tolerance-huge",
+        "a tolerance too large to be a number",
+        check(),
+        2,
+        ("entity 't' column 'amount': tolerance values must be finite numbers >= 0 (got 1000000000000",),
+        entity("key: [id]\ncolumns:\n  amount: {tolerance: " + "1" + "0" * 400 + "}"),
+    ),
     Case(
         "empty-file",
         "an empty mapping file",
@@ -292,7 +344,7 @@ CASES = [
         "a negative tolerance",
         diff(),
         2,
-        ("entity 't' column 'amount': tolerance values must be numbers >= 0 (got -0.5)",),
+        ("entity 't' column 'amount': tolerance values must be finite numbers >= 0 (got -0.5)",),
         entity("key: [id]\ncolumns:\n  amount: {tolerance: {abs: -0.5}}"),
     ),
     Case(

@@ -70,7 +70,8 @@ def evaluate(df: pl.DataFrame, recipe: ColumnRecipe) -> pl.Series:
             ]
             if casts:
                 source = df.with_columns(casts)
-        series = source.select(pl.sql_expr(recipe.expr)).to_series()
+        # with_columns, not select: a constant (old: "'USD'") is one value per row, not one value
+        series = source.with_columns(pl.sql_expr(recipe.expr).alias("__value__")).get_column("__value__")
     if recipe.value_map:
         series = _apply_map(series, recipe.value_map)
     return series.alias(recipe.name)

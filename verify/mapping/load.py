@@ -135,7 +135,7 @@ def _entity(name: str, spec: Any, line: int, problems: _Problems) -> Entity | No
                     )
     rules = _rules(spec.get("rules", []), spec.line_of("rules"), where, problems)
     segment_by = spec.get("segment_by")
-    if segment_by is not None and segment_by not in key_names:
+    if segment_by is not None and (not isinstance(segment_by, str) or segment_by not in key_names):
         problems.add(
             spec.line_of("segment_by"),
             f"{where}: segment_by '{segment_by}' is not a key column; key columns: "
@@ -152,7 +152,7 @@ def _entity(name: str, spec: Any, line: int, problems: _Problems) -> Entity | No
         all_shared=all_shared,
         ignore=tuple(ignore),
         rules=tuple(rules),
-        segment_by=segment_by,
+        segment_by=segment_by if isinstance(segment_by, str) else None,
         line=line,
     )
 
@@ -350,9 +350,13 @@ def _tolerance(raw: Any, line: int, where: str, problems: _Problems) -> Toleranc
         values = {k: raw.get(k, 0) for k in ("abs", "rel")}
     else:
         values = {"abs": raw, "rel": 0}
-    bad = [v for v in values.values() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0]
+    bad = [
+        v
+        for v in values.values()
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1e300  # a finite number
+    ]
     if bad:
-        problems.add(line, f"{where}: tolerance values must be numbers >= 0 (got {bad[0]!r})")
+        problems.add(line, f"{where}: tolerance values must be finite numbers >= 0 (got {str(bad[0])[:40]})")
         return None
     return Tolerance(abs=float(values["abs"]), rel=float(values["rel"]))
 
@@ -377,6 +381,11 @@ def _rules(raw: Any, line: int, where: str, problems: _Problems) -> list[Rule]:
                 f"{rwhere}: severity must be one of {', '.join(SEVERITIES)} (got {severity!r})",
             )
         kind, column = item.get("kind"), item.get("column")
+        if column is not None and not (isinstance(column, str) and column):
+            problems.add(
+                item.line_of("column"), f"{rwhere}: column must be a compared column's name (got {column!r})"
+            )
+            column = None
         if kind is not None and kind not in ROW_KINDS:
             problems.add(
                 item.line_of("kind"), f"{rwhere}: kind must be one of {', '.join(ROW_KINDS)} (got {kind!r})"
@@ -393,8 +402,8 @@ def _rules(raw: Any, line: int, where: str, problems: _Problems) -> list[Rule]:
             Rule(
                 name=str(name),
                 severity=str(severity),
-                column=column and str(column),
-                kind=kind,
+                column=column,
+                kind=kind if kind in ROW_KINDS else None,
                 when=when and str(when),
                 owner=item.get("owner"),
                 ticket=item.get("ticket") and str(item.get("ticket")),

@@ -32,6 +32,13 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     result = LineDict(line=node.start_mark.line + 1)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, (dict, list)):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a key must be a plain name or value, not a list or a mapping",
+                key_node.start_mark,
+            )
         if key in result.key_lines:
             loader.duplicate_keys.append((key_node.start_mark.line + 1, key))
         result[key] = loader.construct_object(value_node, deep=True)
@@ -54,7 +61,13 @@ def load_yaml(path: str, what: str = "mapping") -> tuple[Any, list[tuple[int | N
         raise MappingError(path, [(None, f"{what} file not found; check the path")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingError(path, [(None, f"cannot read the {what} file: {exc}")]) from None
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as exc:  # the text holds a character YAML does not allow
+        line: int | None = text.count("\n", 0, exc.position) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        problem = f"character {char!r} is not allowed in YAML ({exc.reason}); remove it"
+        raise MappingError(path, [(line, problem)]) from None
     loader.duplicate_keys = []
     try:
         data = loader.get_single_data()
@@ -64,6 +77,8 @@ def load_yaml(path: str, what: str = "mapping") -> tuple[Any, list[tuple[int | N
         raise MappingError(path, [(line, f"YAML syntax error: {exc.problem or exc}")]) from None
     except yaml.YAMLError as exc:
         raise MappingError(path, [(None, f"YAML syntax error: {exc}")]) from None
+    except RecursionError:
+        raise MappingError(path, [(None, f"the {what} nests too deeply to read")]) from None
     finally:
         loader.dispose()
     duplicates: list[tuple[int | None, str]] = [

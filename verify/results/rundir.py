@@ -206,7 +206,7 @@ def read_result(out_dir: str) -> RunResult:
     data = read_summary(out_dir)
     try:
         return RunResult.from_dict(data, out_dir)
-    except ValueError as exc:
+    except (ValueError, TypeError, OverflowError) as exc:  # a value of a type no field takes
         raise RunFileError(os.path.join(out_dir, SUMMARY), "corrupt", str(exc)) from None
 
 

@@ -177,13 +177,20 @@ class RunResult:
             except ValueError as exc:
                 raise ValueError(f"entity '{name}' is corrupt ({exc})") from None
         subset: dict[str, Any] = {k: d[k] for k in ("sample", "cohort") if k in d}
+        for k in ("sample", "cohort"):
+            if subset.get(k) is not None and not isinstance(subset[k], dict):
+                raise ValueError(f"{k} is not an object")
+        texts = {k: d.get(k, []) for k in ("failures", "notes")}
+        if not all(isinstance(t, list) for t in texts.values()):
+            raise ValueError("failures and notes must be lists")
+        seconds = d.get("seconds")
         return cls(
             run_dir,
             str(d.get("status")),
             read,
-            tuple(str(f) for f in d.get("failures") or ()),
-            tuple(str(n) for n in d.get("notes") or ()),
-            float(d.get("seconds") or 0),
+            tuple(str(f) for f in texts["failures"]),
+            tuple(str(n) for n in texts["notes"]),
+            float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0,
             subset,
         )
 
