@@ -342,49 +342,60 @@ def _recipes(
             )
         types[spec.name] = str(ctype)
         for side in SIDES:
-            value_map = spec.value_map(side)
-            bad = _unfit_map_target(value_map, ctype)
-            if bad is not None:
-                problems.append(
-                    (
-                        spec.line,
-                        f"{where} column '{spec.name}': map_{side} maps to {bad!r}, which is not a "
-                        f"valid {ctype}; change the map's value or the column's 'type:'",
-                    )
-                )
             source = catalogs[side].columns.get(spec.exprs[side])
-            if spec.value_map(side):
-                source = None  # the map's values are what is converted, not the column's
-            lossy = _loses(source, ctype) if source is not None and spec.ctype is not None else None
-            if lossy and not (spec.column is not None and spec.column.round):
-                assert source is not None
-                problems.append(
-                    (
-                        spec.line,
-                        f"{where} column '{spec.name}' ({side} side): type {ctype} loses what "
-                        f"{source.db_type} holds ({lossy}); declare a type that holds it, or add "
-                        f"'round: true' to compare at {ctype} on purpose",
-                    )
-                )
-            pad = source is not None and source.pad and ctype.kind == "string"
-            if pad and source is not None:
-                notes.append(
-                    f"column '{spec.name}' ({side} side, {source.db_type}): trailing blanks are CHAR "
-                    "padding, not data, and are not compared"
-                )
-            recipes[side].append(
-                ColumnRecipe(
-                    spec.name,
-                    spec.exprs[side],
-                    ctype,
-                    value_map,
-                    spec.column.normalize if spec.column is not None else (),
-                    spec.column.timezone if spec.column else None,
-                    pad,
-                    source.kind if source is not None else "",
-                )
-            )
+            recipes[side].append(_side_recipe(where, spec, side, ctype, source, problems, notes))
     return recipes, types, tuple(notes)
+
+
+def _side_recipe(
+    where: str,
+    spec: _Spec,
+    side: str,
+    ctype: CanonicalType,
+    source: SourceColumn | None,
+    problems: list[tuple[int | None, str]],
+    notes: list[str],
+) -> ColumnRecipe:
+    """How one side makes a canonical column, once its type is known; what does not fit (a map's
+    value, a declared type that would round the column) is told in `problems`."""
+    value_map = spec.value_map(side)
+    bad = _unfit_map_target(value_map, ctype)
+    if bad is not None:
+        problems.append(
+            (
+                spec.line,
+                f"{where} column '{spec.name}': map_{side} maps to {bad!r}, which is not a "
+                f"valid {ctype}; change the map's value or the column's 'type:'",
+            )
+        )
+    if value_map:
+        source = None  # the map's values are what is converted, not the column's
+    lossy = _loses(source, ctype) if source is not None and spec.ctype is not None else None
+    if lossy and source is not None and not (spec.column is not None and spec.column.round):
+        problems.append(
+            (
+                spec.line,
+                f"{where} column '{spec.name}' ({side} side): type {ctype} loses what "
+                f"{source.db_type} holds ({lossy}); declare a type that holds it, or add "
+                f"'round: true' to compare at {ctype} on purpose",
+            )
+        )
+    pad = source is not None and source.pad and ctype.kind == "string"
+    if pad and source is not None:
+        notes.append(
+            f"column '{spec.name}' ({side} side, {source.db_type}): trailing blanks are CHAR "
+            "padding, not data, and are not compared"
+        )
+    return ColumnRecipe(
+        spec.name,
+        spec.exprs[side],
+        ctype,
+        value_map,
+        spec.column.normalize if spec.column is not None else (),
+        spec.column.timezone if spec.column else None,
+        pad,
+        source.kind if source is not None else "",
+    )
 
 
 def _loses(source: SourceColumn, ctype: CanonicalType) -> str | None:

@@ -484,7 +484,7 @@ def _summary_facts(summary: dict[str, Any], facts: RunFacts, info: RunInfo | Non
                 f"summary.json holds {sorted(entities)} but run.json ran {sorted(info.entities)}; the run "
                 "directory is corrupt"
             )
-        sample = summary.get("sample") if isinstance(summary.get("sample"), dict) else {}
+        sample: dict[str, Any] = summary["sample"] if isinstance(summary.get("sample"), dict) else {}
         if "sample" in summary and sample.get("fraction") != facts.sample:
             facts.problems.append(
                 "summary.json and run.json disagree on the sample; the run directory is corrupt"

@@ -235,21 +235,7 @@ def generate(rows: int, seed: int, rates: dict[str, float]) -> Scenario:
         }
     ).with_columns(_valid_end(li_start, rng).alias("end_local"), pl.lit(None, pl.String).alias("end_text"))
 
-    # -- creatives -----------------------------------------------------------------------
-    cr_ids = _ids(rng, n["creatives"])
-    size = rng.integers(0, len(SIZES), len(cr_ids))
-    creatives = pl.DataFrame(
-        {
-            "id": cr_ids,
-            "advertiser_id": np.sort(rng.choice(adv_ids, len(cr_ids))),
-            "name": _names(rng, "Creative", cr_ids),
-            "width": np.array([SIZES[i][0] for i in size], dtype=np.int32),
-            "height": np.array([SIZES[i][1] for i in size], dtype=np.int32),
-            "created_local": _local_times(rng, len(cr_ids), NETWORK_ZONE),
-            "deleted": np.zeros(len(cr_ids), dtype=np.int8),
-            "asset": [rng.bytes(int(k)) for k in rng.integers(8, ASSET_LIMIT + 1, len(cr_ids))],
-        }
-    )
+    creatives = _creatives(rng, n["creatives"], adv_ids)
 
     # -- plant the traits each defect needs, on disjoint rows ------------------------------
     order = rng.permutation(len(li_ids))
@@ -282,6 +268,24 @@ def generate(rows: int, seed: int, rates: dict[str, float]) -> Scenario:
     planted = {name: len(idx) for name, idx in chosen.items()}
     planted["nfd_normalized"] += len(adv_nfd)
     return Scenario(old, new, truth, planted)
+
+
+def _creatives(rng: np.random.Generator, count: int, adv_ids: np.ndarray) -> pl.DataFrame:
+    """The creatives: a size, a local creation time and the asset's bytes each."""
+    cr_ids = _ids(rng, count)
+    size = rng.integers(0, len(SIZES), len(cr_ids))
+    return pl.DataFrame(
+        {
+            "id": cr_ids,
+            "advertiser_id": np.sort(rng.choice(adv_ids, len(cr_ids))),
+            "name": _names(rng, "Creative", cr_ids),
+            "width": np.array([SIZES[i][0] for i in size], dtype=np.int32),
+            "height": np.array([SIZES[i][1] for i in size], dtype=np.int32),
+            "created_local": _local_times(rng, len(cr_ids), NETWORK_ZONE),
+            "deleted": np.zeros(len(cr_ids), dtype=np.int8),
+            "asset": [rng.bytes(int(k)) for k in rng.integers(8, ASSET_LIMIT + 1, len(cr_ids))],
+        }
+    )
 
 
 def _valid_end(start: pl.Series, rng: np.random.Generator) -> pl.Series:
