@@ -19,6 +19,9 @@ from verify.mapping.types import CanonicalType
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 ZERO_DATE = "0000-00-00"
 _TRUE = ("1", "t", "true", "y", "yes")
+# Source kinds whose decoded values are already canonical (verify/sources/columns.py): geometry as
+# canonical WKT, a SET's members sorted. Converting them again would only repeat the work.
+DECODED_CANONICAL = ("geometry", "set")
 _FALSE = ("0", "f", "false", "n", "no")
 
 
@@ -91,7 +94,7 @@ def canonicalize(raw: pl.DataFrame, recipe: SideRecipe) -> pl.DataFrame:
     out = []
     for col in recipe.columns:
         series = evaluate(raw, col)
-        if not (col.type.kind == col.source == "geometry"):  # geometry is decoded canonical
+        if not (col.type.kind == col.source and col.source in DECODED_CANONICAL):
             series = convert(series, col.type, recipe, raw, col.name, col.timezone)
         out.append(normalize_strings(series, ("rtrim", *col.normalize) if col.pad else col.normalize))
     return pl.DataFrame(out)
