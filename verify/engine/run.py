@@ -337,10 +337,10 @@ def _algorithm(
         return str(resumed.options.get("algorithm", "rows")), "as the run being resumed"
     if options.algorithm != "auto":
         return options.algorithm, "asked for"
-    from verify.results.history import runs_in
+    from verify.results.history import comparable, runs_in
 
-    earlier = runs_in(os.path.dirname(os.path.abspath(out_dir)), options.mapping_path)
-    earlier = [r for r in earlier if not r.only_previous_mismatches and identity.unlike(r.identity) is None]
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    earlier = comparable(runs_in(parent, options.mapping_path), identity, full_only=True)
     if not earlier:
         return "rows", "auto: no earlier run of this mapping against these stores to go by"
     last = earlier[-1]

@@ -394,7 +394,7 @@ def _history(run: StoredRun) -> tuple[HistoryPoint, ...]:
 
     Runs that re-checked only earlier mismatches are left out: their rates are over a few keys.
     """
-    earlier = [r for r in earlier_runs(run) if not r.only_previous_mismatches]
+    earlier = earlier_runs(run, full_only=True)
     points = [HistoryPoint(r.id, r.started_at, _rates(r)) for r in earlier[-(HISTORY_RUNS - 1) :]]
     points.append(HistoryPoint(run.id, run.started_at, _rates(run), current=True))
     return tuple(points)

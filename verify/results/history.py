@@ -169,10 +169,24 @@ def runs_in(parent: str, mapping_path: str | None, exclude: str | None = None) -
     return sorted(runs, key=lambda r: (r.started_at, r.id))
 
 
-def earlier_runs(run: StoredRun) -> list[StoredRun]:
-    """The complete runs next to `run` that it can be compared with (see RunIdentity), oldest first."""
-    older = [r for r in sibling_runs(run) if (r.started_at, r.id) < (run.started_at, run.id)]
-    return [r for r in older if run.identity.unlike(r.identity) is None]
+def comparable(runs: list[StoredRun], identity: RunIdentity, full_only: bool = False) -> list[StoredRun]:
+    """The runs comparable with a run of `identity` (see RunIdentity); `full_only` leaves out
+    re-checks (--only-previous-mismatches), which cover only a few keys."""
+    return [
+        r
+        for r in runs
+        if identity.unlike(r.identity) is None and not (full_only and r.only_previous_mismatches)
+    ]
+
+
+def _older(run: StoredRun) -> list[StoredRun]:
+    """The complete runs of the same mapping path next to `run` that started before it, oldest first."""
+    return [r for r in sibling_runs(run) if (r.started_at, r.id) < (run.started_at, run.id)]
+
+
+def earlier_runs(run: StoredRun, full_only: bool = False) -> list[StoredRun]:
+    """The complete runs next to `run` that it can be compared with, oldest first."""
+    return comparable(_older(run), run.identity, full_only)
 
 
 def previous_run(run: StoredRun) -> tuple[StoredRun | None, str]:
@@ -183,7 +197,8 @@ def previous_run(run: StoredRun) -> tuple[StoredRun | None, str]:
     every other key would look new); a re-check with the run whose keys it re-checked, where
     that is still there.
     """
-    older = earlier_runs(run)
+    same_path = _older(run)
+    older = comparable(same_path, run.identity)
     if run.only_previous_mismatches:
         name = os.path.basename(os.path.normpath(run.only_previous_mismatches))
         rechecked = [r for r in older if r.id == name] or older
@@ -193,11 +208,10 @@ def previous_run(run: StoredRun) -> tuple[StoredRun | None, str]:
         full = [r for r in older if not r.only_previous_mismatches]
         if full:
             return full[-1], ""
-    return None, _none_comparable(run)
+    return None, _none_comparable(run, same_path)
 
 
-def _none_comparable(run: StoredRun) -> str:
-    same_path = [r for r in sibling_runs(run) if (r.started_at, r.id) < (run.started_at, run.id)]
+def _none_comparable(run: StoredRun, same_path: list[StoredRun]) -> str:
     if not same_path:
         return "no earlier complete run of this mapping next to this one: nothing to compare with"
     last = same_path[-1]

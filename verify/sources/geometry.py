@@ -203,10 +203,3 @@ def pg_geometric_series(series: pl.Series, typname: str) -> pl.Series:
 def wkt_series(series: pl.Series) -> pl.Series:
     """Geometry text of any source as canonical WKT: a PostgreSQL point '(x,y)', or WKT."""
     return _filled(series, lambda t: pg_shape(t, "point") if t.lstrip().startswith("(") else wkt_shape(t))
-
-
-def wkb_to_wkt(data: bytes) -> str:
-    """The canonical WKT of one WKB value (for tests and single values)."""
-    import polars as pl
-
-    return str(wkb_series(pl.Series([bytes(data)], dtype=pl.Binary))[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -215,7 +216,7 @@ class MySQL(Dialect):
             return pa.uint64()
         if code in (15, 249, 250, 251, 252, 253, 254):
             return pa.binary() if binary else pa.string()
-        return _ARROW.get(code)
+        return _arrow_types().get(code)
 
     # -- checksums ----------------------------------------------------------------------------
 
@@ -365,7 +366,9 @@ def _described_column(description: Any, field: Any) -> SourceColumn:
     return _catalog_column(name, t, t, None, None, False)
 
 
+@functools.cache
 def _arrow_types() -> dict[int, Any]:
+    """The type code -> Arrow type table (pyarrow is imported only by the reader that needs it)."""
     import pyarrow as pa
 
     return {
@@ -385,15 +388,3 @@ def _arrow_types() -> dict[int, Any]:
         245: pa.string(),
         247: pa.string(),
     }
-
-
-class _LazyArrow(dict[int, Any]):
-    """The code -> Arrow type table, built on first use (pyarrow is imported only by that reader)."""
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        if not self:
-            self.update(_arrow_types())
-        return super().get(key, default)
-
-
-_ARROW = _LazyArrow()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -175,25 +176,7 @@ class Postgres(Dialect):
         if code == 1700:
             scale = description[5]
             return pa.decimal128(38, min(int(scale), 38) if scale is not None else 18)
-        types = {
-            16: pa.bool_(),
-            17: pa.binary(),
-            20: pa.int64(),
-            21: pa.int64(),
-            23: pa.int64(),
-            26: pa.int64(),
-            700: pa.float64(),
-            701: pa.float64(),
-            25: pa.string(),
-            1042: pa.string(),
-            1043: pa.string(),
-            19: pa.string(),
-            1082: pa.date32(),
-            1114: pa.timestamp("us"),
-            1184: pa.timestamp("us", tz="UTC"),
-            2950: pa.string(),
-        }
-        return types.get(code)
+        return _arrow_types().get(code)
 
     # -- checksums ----------------------------------------------------------------------------
 
@@ -289,3 +272,28 @@ def _column(
     if category == "A" and elem:
         return SourceColumn(name, db_type, "array", "CAST(to_json(CAST({} AS TEXT[])) AS TEXT)", "list_text")
     return SourceColumn(name, db_type, "unsupported", why="no canonical type for it")
+
+
+@functools.cache
+def _arrow_types() -> dict[int, Any]:
+    """The type OID -> Arrow type table (pyarrow is imported only by the reader that needs it)."""
+    import pyarrow as pa
+
+    return {
+        16: pa.bool_(),
+        17: pa.binary(),
+        20: pa.int64(),
+        21: pa.int64(),
+        23: pa.int64(),
+        26: pa.int64(),
+        700: pa.float64(),
+        701: pa.float64(),
+        25: pa.string(),
+        1042: pa.string(),
+        1043: pa.string(),
+        19: pa.string(),
+        1082: pa.date32(),
+        1114: pa.timestamp("us"),
+        1184: pa.timestamp("us", tz="UTC"),
+        2950: pa.string(),
+    }
