@@ -13,7 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from verify.engine.plan import EntityPlan, Segment
+from verify.engine.plan import EntityPlan
+from verify.engine.segments import Segment
 from verify.errors import RunDirError, UsageError
 from verify.results.history import StoredRun, read_run
 

@@ -15,8 +15,9 @@ from verify import __version__
 from verify.engine import transient
 from verify.engine.compare import SegmentCounts
 from verify.engine.executors import make_executor
-from verify.engine.plan import EntityPlan, Segment, plan_entity
+from verify.engine.plan import EntityPlan, plan_entity
 from verify.engine.rules import CATCH_ALL, TRANSIENT
+from verify.engine.segments import Segment
 from verify.engine.subset import Subset
 from verify.engine.throttle import Throttle
 from verify.engine.worker import RunContext, SegmentResult, SegmentTask

@@ -20,9 +20,10 @@ from verify import settings
 from verify.engine import checksum
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
-from verify.engine.plan import EntityPlan, Segment, segment_sql, whole
+from verify.engine.plan import EntityPlan
 from verify.engine.recheck import only_keys
 from verify.engine.rules import RuleCounts, classify, count_records
+from verify.engine.segments import Segment, segment_sql, whole
 from verify.engine.subset import restrict
 from verify.engine.throttle import Throttle
 from verify.errors import SourceError
