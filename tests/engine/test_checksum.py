@@ -173,9 +173,8 @@ def test_equal_ranges_are_not_read(tmp_path, dbs):
     by_checksum, out = diff(tmp_path, dbs, "checksum", "checksum", segment_rows=500)
     assert outcome(by_checksum, out) == outcome(by_rows, tmp_path / "rows")
     assert by_rows.entities["ck"].rows_read == 4000
-    # One of four segments differs; it is split into eighths down to ~2,000 rows... so only
-    # the 500-row segment holding the change is read, on both sides.
-    assert by_checksum.entities["ck"].rows_read <= 2 * 500
+    # One bucket differs; its rows' hashes tell which key: only that row is read, on both sides.
+    assert by_checksum.entities["ck"].rows_read == 2
     assert by_checksum.entities["ck"].value_mismatch_rows == 1
     plan = json.loads((out / "run.json").read_text())["plan"]["ck"]
     assert plan["checksum"] is True and plan["checksum_notes"] == []
@@ -235,3 +234,59 @@ def test_strings_that_would_render_alike_joined_naively_are_told_apart(tmp_path,
     by_checksum = diff(tmp_path, dbs, "checksum", "checksum")
     assert outcome(*by_checksum) == outcome(*by_rows)
     assert by_checksum[0].entities["ck"].value_mismatch_rows == 2
+
+
+def test_rows_read_grow_with_the_differing_rows_not_with_the_buckets(tmp_path, dbs):
+    """20,000 rows with a difference every 1,000 rows: every differing bucket holds one, and
+    only the rows of the keys that differ are read (a changed row twice, a missing one once,
+    a duplicated key's three rows)."""
+    rows = {i: row(i) for i in range(1, 20_001)}
+    new = dict(rows)
+    for i in range(500, 20_001, 1000):
+        new[i] = changed(new[i], 1 + i % 5)
+    for i in (1_700, 9_700, 15_700):
+        del new[i]
+    load(dbs[0], OLD_DDL, [*rows.values(), rows[4_321]], "mysql")  # a duplicated key
+    load(dbs[1], NEW_DDL, list(new.values()), "postgres")
+    by_rows, _ = diff(tmp_path, dbs, "rows", "rows", segment_rows=5_000)
+    by_checksum, out = diff(tmp_path, dbs, "checksum", "checksum", segment_rows=5_000)
+    assert outcome(by_checksum, out) == outcome(by_rows, tmp_path / "rows")
+    summary = by_checksum.entities["ck"]
+    assert (summary.value_mismatch_rows, summary.missing_in_new, summary.duplicate_keys) == (20, 3, 1)
+    assert summary.rows_read == 20 * 2 + 3 + 3
+
+
+COMPOSITE = """version: 1
+entities:
+  ck:
+    old: {table: ck}
+    new: {table: ck}
+    key: [id, flag]
+    segment_by: id
+    columns: "*"
+"""
+
+
+def test_a_composite_key_repeated_with_other_values_is_a_duplicate_for_checksums_too(tmp_path, dbs):
+    """Two rows of one key with different values on both sides: the same multiset of row hashes,
+    and still duplicate keys, as the row algorithm says."""
+    rows = [row(i) for i in range(1, 3001)]
+    twin = (*rows[99][:1], rows[99][1] + 1, *rows[99][2:])  # key (100, flag) again, another amount
+    load(dbs[0], OLD_DDL, [*rows, twin], "mysql")
+    load(dbs[1], NEW_DDL, [*rows, twin], "postgres")
+    (tmp_path / "ck.yaml").write_text(COMPOSITE)
+    found = {}
+    for algorithm in ("rows", "checksum"):
+        out = tmp_path / algorithm
+        options = DiffOptions(
+            str(tmp_path / "ck.yaml"),
+            dbs[0].url,
+            dbs[1].url,
+            out_dir=str(out),
+            segment_rows=1000,
+            algorithm=algorithm,
+        )
+        found[algorithm] = outcome(run_diff(options), out)
+    assert found["checksum"] == found["rows"]
+    assert found["rows"][0]["duplicate_keys"] == 1
+    assert json.loads((tmp_path / "checksum" / "run.json").read_text())["plan"]["ck"]["checksum"] is True

@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,19 +18,19 @@ from typing import Any
 import polars as pl
 
 from verify import settings
-from verify.engine import checksum
 from verify.engine.compare import SegmentCounts, compare
 from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan
 from verify.engine.recheck import only_keys
 from verify.engine.rules import RuleCounts, classify, count_records
-from verify.engine.segments import Segment, segment_sql, whole
+from verify.engine.segments import Segment, segment_sql
+from verify.engine.strategy import strategy_for
 from verify.engine.subset import restrict
 from verify.engine.throttle import Throttle
 from verify.errors import SourceError
 from verify.results import rundir
-from verify.sources.base import first_row
 from verify.sources.columns import decode
+from verify.sources.dialects import Dialect
 from verify.sources.open import reader_for
 
 _read_pool = ThreadPoolExecutor(8, thread_name_prefix="verify-read")
@@ -116,16 +117,14 @@ def read_side(task: SegmentTask, side: str, segment: Segment) -> pl.DataFrame:
 def run_segment(task: SegmentTask) -> SegmentResult:
     """Diff one segment and write its mismatches; returns the counters to merge.
 
-    With checksums (`--algorithm checksum`), only the parts of the segment whose summaries
-    differ are read as rows; the rest count as compared and matched without a row read.
+    The run's strategy (engine/strategy.py) says which parts of the segment to read as rows;
+    what it already knows to be equal counts as compared and matched without a row read.
     """
     plan = task.plan
+    strategy = strategy_for(task.run.algorithm, plan, task.segment)
+    leaves, equal = strategy.narrow(plan, task.segment, _Sides(task))
     counts = SegmentCounts()
-    if task.run.algorithm == "checksum" and plan.checksum is not None and task.segment.keys is None:
-        leaves, equal = _narrow(task)
-        counts.rows_old = counts.rows_new = counts.compared = counts.matched = equal
-    else:
-        leaves = [task.segment]
+    counts.rows_old = counts.rows_new = counts.compared = counts.matched = equal
     found = []
     for leaf in leaves:
         records, leaf_counts = _diff_rows(task, leaf)
@@ -140,6 +139,24 @@ def run_segment(task: SegmentTask) -> SegmentResult:
     result = SegmentResult(plan.name, task.segment.index, counts, rule_counts, part)
     rundir.write_segment(task.run.out_dir, plan.name, task.segment.index, result.to_record())
     return result
+
+
+class _Sides:
+    """The two sources of one task, as a strategy asks them (see strategy.Sides)."""
+
+    def __init__(self, task: SegmentTask) -> None:
+        self.task = task
+
+    def dialect(self, side: str) -> Dialect:
+        return reader_for(self.task.run.urls[side], self.task.run.reader).dialect
+
+    def read(self, side: str, sql: str) -> pl.DataFrame:
+        return _read(self.task, side, sql)
+
+    def both(self, fn: Callable[[str], Any]) -> tuple[Any, Any]:
+        old = _read_pool.submit(fn, "old")
+        new = fn("new")
+        return old.result(), new
 
 
 def _diff_rows(task: SegmentTask, segment: Segment) -> tuple[pl.DataFrame, SegmentCounts]:
@@ -163,57 +180,6 @@ def _diff_rows(task: SegmentTask, segment: Segment) -> tuple[pl.DataFrame, Segme
     counts.skipped_unsettled, counts.rows_read = skipped, read
     del old, new
     return classify(differences, plan.rules), counts
-
-
-def _narrow(task: SegmentTask) -> tuple[list[Segment], int]:
-    """What of the segment must be read as rows, and how many rows are known equal.
-
-    Each side summarizes the segment in buckets of about LEAF_ROWS rows, in one query; only
-    the buckets whose summaries differ are read (in one query a side). An entity read as one
-    segment has no bucket width yet: it is summarized whole first, for its bounds.
-    """
-    segment, width = task.segment, task.plan.checksum_width
-    if width is None:
-        old, new = _both(task, segment, None)
-        o, n = old[None], new[None]
-        if o.same_as(n):
-            return [], o.rows
-        ends = [whole(v) for v in (o.lo, o.hi, n.lo, n.hi) if v is not None]
-        if max(o.rows, n.rows) <= checksum.LEAF_ROWS or not ends:
-            return [segment], 0
-        width = checksum.bucket_width(min(ends), max(ends), max(o.rows, n.rows))
-    ranges, equal = checksum.differing_ranges(*_both(task, segment, width), width, segment.lo, segment.hi)
-    if ranges is None:
-        return [segment], 0
-    return ([dataclasses.replace(segment, ranges=tuple(ranges))] if ranges else []), equal
-
-
-def _both(
-    task: SegmentTask, segment: Segment, width: int | None
-) -> tuple[dict[int | None, checksum.Summary], dict[int | None, checksum.Summary]]:
-    old = _read_pool.submit(_summaries, task, "old", segment, width)  # both sides at once
-    new = _summaries(task, "new", segment, width)
-    return old.result(), new
-
-
-def _summaries(
-    task: SegmentTask, side: str, segment: Segment, width: int | None
-) -> dict[int | None, checksum.Summary]:
-    """The side's summary of the segment (under the key None), or of each bucket in it."""
-    query = task.plan.queries[side]
-    assert task.plan.checksum is not None and query.partition_sql is not None
-    dialect = reader_for(task.run.urls[side], task.run.reader).dialect
-    columns = checksum.summary_columns(task.plan.checksum[side], query.partition_sql, dialect)
-    frame = _read(
-        task, side, checksum.summary_sql(segment_sql(query, segment, dialect, columns), dialect, width)
-    )
-    if width is None:
-        rows, keys, total, lo, hi = first_row(frame)
-        return {None: checksum.Summary(int(rows or 0), int(keys or 0), str(total), lo, hi)}
-    return {
-        (None if b is None else int(b)): checksum.Summary(int(rows), int(keys), str(total), None, None)
-        for b, rows, keys, total in frame.iter_rows()
-    }
 
 
 def _settle(
