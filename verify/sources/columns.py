@@ -169,16 +169,36 @@ def _decimal_text(series: pl.Series, col: SourceColumn) -> pl.Series:
     return series.str.strip_chars().cast(pl.Decimal(38, col.scale if col.scale is not None else 0))
 
 
+def by_distinct(series: pl.Series, fn: Any) -> pl.Series:
+    """fn of a text column, computed once per distinct text and gathered back (exact: the
+    texts themselves are looked up). Columns of few distinct values (sets, codes, arrays of
+    tags) are decoded in a fraction of the time; others go through fn as they are."""
+    import polars as pl
+
+    texts = series.drop_nulls().unique().sort()
+    if not len(texts) or len(texts) * 4 > len(series):
+        return fn(series)
+    at = texts.search_sorted(series).cast(pl.UInt32).clip(0, len(texts) - 1)
+    values = fn(texts).gather(at)
+    return pl.select(pl.when(series.is_null()).then(None).otherwise(values)).to_series().alias(series.name)
+
+
 def set_members(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
     """A set's members, sorted: from a list, or from MySQL SET text 'a,c' ('' is the empty set;
     SET members hold no comma)."""
     import polars as pl
 
-    if not isinstance(series.dtype, pl.List):
-        parts = pl.when(series == "").then(pl.lit([], pl.List(pl.String))).otherwise(series.str.split(","))
-        series = pl.select(parts.alias(series.name)).to_series()
+    if series.dtype == pl.String:
+        return by_distinct(series, _sorted_set_text)
     # list.eval: list.sort() takes seconds for a million short lists where this takes a tenth.
     return series.list.eval(pl.element().unique().sort())
+
+
+def _sorted_set_text(series: pl.Series) -> pl.Series:
+    import polars as pl
+
+    parts = pl.when(series == "").then(pl.lit([], pl.List(pl.String))).otherwise(series.str.split(","))
+    return set_members(pl.select(parts.alias(series.name)).to_series())
 
 
 def text_list(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
@@ -187,7 +207,7 @@ def text_list(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
 
     if isinstance(series.dtype, pl.List):
         return series.cast(pl.List(pl.String))
-    return series.str.json_decode(pl.List(pl.String))
+    return by_distinct(series, lambda texts: texts.str.json_decode(pl.List(pl.String)))
 
 
 def _micros(series: pl.Series, col: SourceColumn) -> pl.Series:

@@ -1,0 +1,30 @@
+"""Decoding by distinct value gives exactly what decoding every value gives."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from verify.sources.columns import by_distinct, set_members
+
+members = st.lists(st.sampled_from(["a", "b", "c", "é", "ctv", "x y"]), max_size=4)
+texts = st.lists(st.one_of(st.none(), members.map(",".join)), max_size=60)
+
+
+def sorted_sets_one_by_one(series: pl.Series) -> list:
+    return [None if t is None else sorted(set(t.split(","))) if t else [] for t in series.to_list()]
+
+
+@given(texts)
+def test_set_text_decoded_by_distinct_value_is_decoded_value_by_value(values):
+    series = pl.Series("s", values, dtype=pl.String)
+    assert set_members(series).to_list() == sorted_sets_one_by_one(series)
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=80))
+def test_by_distinct_is_the_function_applied_to_each_value(values):
+    series = pl.Series("s", values, dtype=pl.String)
+    assert by_distinct(series, lambda s: (s + "!").str.len_chars()).to_list() == [
+        None if v is None else len(v) + 1 for v in values
+    ]
