@@ -280,7 +280,7 @@ def diff(
     from verify.engine.memory import limit_allocator_growth
     from verify.engine.run import DiffOptions, run_diff
     from verify.engine.subset import make_subset
-    from verify.report.terminal import render_diff
+    from verify.report.terminal import ProgressDisplay, render_diff
 
     limit_allocator_growth()
     if resume_dir:
@@ -309,7 +309,6 @@ def diff(
         workers=workers or os.cpu_count() or 1,
         segment_rows=segment_rows,
         reader=reader,
-        progress=sys.stderr.isatty(),
         only_previous_mismatches=previous_run,
         resume=bool(resume_dir),
         max_connections=max_connections,
@@ -321,6 +320,7 @@ def diff(
         subset=make_subset(sample, seed, stage, policy_path),
         executor=executor,
         scheduler=scheduler if executor == "dask" else None,
+        on_progress=ProgressDisplay(bar=sys.stderr.isatty()),
     )
     result = run_diff(options)
     click.echo(render_diff(result, fmt))

@@ -172,6 +172,38 @@ def test_real_subprocess_run(stores):
     assert proc.stderr == ""
 
 
+def test_a_terminal_gets_a_progress_bar(stores):
+    """With stderr on a terminal (a pseudo-terminal here), verify draws its progress bar there;
+    the summary on stdout is as without (test_real_subprocess_run: no terminal, no bar)."""
+    pty = pytest.importorskip("pty")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "verify.cli", *diff_argv(stores, "--workers", "1")],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+        env=env,
+    ) as proc:
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: verify has exited, the terminal is closed
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        out = proc.stdout.read() if proc.stdout else ""
+    os.close(leader)
+    assert proc.returncode == 1, drawn
+    assert "orders: 3 rows compared" in out
+    bar = drawn.decode()
+    assert bar.startswith("\r[########################] 1/1 segments  ") and "rows/s  ETA    0s " in bar, bar
+    assert bar.endswith("\r\n"), bar  # the bar's line is ended (the terminal shows "\n" as "\r\n")
+
+
 def test_a_failed_segment_makes_a_partial_run_with_exit_3(tmp_path):
     """A value that cannot be converted fails its segment only; the run says partial, exit 3."""
     db = tmp_path / "s.db"

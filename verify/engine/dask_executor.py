@@ -29,7 +29,7 @@ from typing import Any
 from distributed import Client, WorkerPlugin, as_completed
 
 from verify import __version__
-from verify.engine.executors import Outcome, guarded, stopping
+from verify.engine.executor_base import OnStop, Outcome, guarded, stopping
 from verify.engine.plan import EntityPlan
 from verify.engine.throttle import Throttle
 from verify.engine.worker import RunContext, SegmentTask
@@ -106,9 +106,12 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, scheduler: str, max_connections: int | None = None) -> None:
+    def __init__(
+        self, scheduler: str, max_connections: int | None = None, on_stop: OnStop | None = None
+    ) -> None:
         self.scheduler = scheduler
         self.max_connections = max_connections
+        self.on_stop = on_stop
         self.client: Client | None = None
         self.workers = 0
         self.threads = 0
@@ -225,7 +228,7 @@ class DaskExecutor:
                 told = not isinstance(exc, KeyboardInterrupt)  # a caller that stops hears nothing
                 while running := sum(self.client.run(_executing, f"-{batch}").values()):
                     if not told:
-                        stopping(running)
+                        stopping(running, self.on_stop)
                         told = True
                     time.sleep(0.1)
             raise

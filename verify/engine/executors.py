@@ -1,53 +1,35 @@
 """Where segments run: a pool of threads in this process, or a Dask cluster.
 
-The engine sees one interface, `Executor`; `make_executor` picks the implementation from the
-options. Each finished segment writes its own record into the run directory and the totals are
-merged from those records, so an executor may run a segment twice (a retry, a worker that died)
-without counting it twice.
+The engine sees one interface, `Executor` (executor_base.py); `make_executor` picks the
+implementation from the options. Each finished segment writes its own record into the run
+directory and the totals are merged from those records, so an executor may run a segment twice
+(a retry, a worker that died) without counting it twice.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Any, Protocol
+from typing import Any
 
-from verify.engine.worker import SegmentResult, SegmentTask, run_segment
-from verify.errors import RunError, UsageError, VerifyError
-
-Outcome = SegmentResult | BaseException
-
-
-class Executor(Protocol):
-    """Runs segment tasks and yields each with its result (or the error it ended with)."""
-
-    name: str
-
-    def open(self, out_dir: str) -> None:
-        """Get ready to write into the run directory `out_dir` (it exists); bad input raises."""
-
-    @property
-    def capacity(self) -> int:
-        """How many segments run at once (the default number of reads per store)."""
-
-    def run(self, tasks: list[SegmentTask]) -> Iterator[tuple[SegmentTask, Outcome]]:
-        """Run the tasks; yield each as it finishes. KeyboardInterrupt propagates out of the
-        iteration (after the tasks not started are cancelled)."""
-
-    def describe(self) -> dict[str, Any]:
-        """What run.json records about the executor (no credentials)."""
-
-    def close(self) -> None:
-        """Let go of what `open` took (a cluster connection)."""
+from verify.engine.executor_base import Executor, OnStop, Outcome, guarded, stopping
+from verify.engine.worker import SegmentTask
+from verify.errors import UsageError
 
 
 def make_executor(
-    kind: str, workers: int, scheduler: str | None = None, max_connections: int | None = None
+    kind: str,
+    workers: int,
+    scheduler: str | None = None,
+    max_connections: int | None = None,
+    on_stop: OnStop | None = None,
 ) -> Executor:
-    """The executor the options ask for; a Dask one only where dask.distributed is installed."""
+    """The executor the options ask for; a Dask one only where dask.distributed is installed.
+
+    `on_stop` is told, on Ctrl-C, how many segments in flight the executor waits for.
+    """
     if kind == "local":
-        return LocalExecutor(workers)
+        return LocalExecutor(workers, on_stop)
     if kind != "dask":
         raise UsageError(f"unknown executor '{kind}'; choose local or dask")
     if not scheduler:
@@ -64,7 +46,7 @@ def make_executor(
             "--executor dask needs dask.distributed, which is not installed here: "
             "pip install 'verify[dask]' (or use --executor local)"
         ) from None
-    return DaskExecutor(scheduler, max_connections)
+    return DaskExecutor(scheduler, max_connections, on_stop)
 
 
 class LocalExecutor:
@@ -77,8 +59,9 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, on_stop: OnStop | None = None) -> None:
         self.workers = workers
+        self.on_stop = on_stop
 
     def open(self, out_dir: str) -> None:
         pass
@@ -107,26 +90,5 @@ class LocalExecutor:
                 for fut in futures:
                     fut.cancel()
                 if isinstance(exc, KeyboardInterrupt):
-                    stopping(sum(1 for f in futures if f.running()))
+                    stopping(sum(1 for f in futures if f.running()), self.on_stop)
                 raise
-
-
-def stopping(running: int) -> None:
-    """Say, on Ctrl-C, why verify does not stop at once: the segments in flight finish first,
-    so that each is written whole and `--resume` can count on it."""
-    if running:
-        sys.stderr.write(
-            f"\nstopping: waiting for the {running} segment(s) being read to finish (they are kept, "
-            "and --resume reads the rest)\n"
-        )
-        sys.stderr.flush()
-
-
-def guarded(task: SegmentTask) -> Outcome:
-    """Run one segment; a failure is returned (and recorded by the run), not raised."""
-    try:
-        return run_segment(task)
-    except VerifyError as exc:
-        return exc
-    except Exception as exc:  # noqa: BLE001 - a failed segment is recorded, the run goes on
-        return RunError(f"{type(exc).__name__}: {exc}")

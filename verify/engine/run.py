@@ -1,21 +1,24 @@
-"""Run a diff: plan every entity, execute its segments on an executor, write the run directory."""
+"""Run a diff: plan every entity, execute its segments on an executor, merge their records.
+
+The run directory's files other than the segments' records are written by the run's RunRecorder
+(verify.results.recorder); progress goes to `DiffOptions.on_progress`, for the CLI to draw.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import os
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from verify import __version__
 from verify.engine import transient
 from verify.engine.compare import SegmentCounts
 from verify.engine.executors import make_executor
 from verify.engine.plan import EntityPlan, plan_entity
+from verify.engine.progress import OnProgress, ProgressEvent, SegmentsRead, Stopping
 from verify.engine.rules import CATCH_ALL, TRANSIENT
 from verify.engine.segments import Segment
 from verify.engine.subset import Subset
@@ -25,7 +28,6 @@ from verify.errors import (
     EXIT_INTERRUPTED,
     MappingError,
     RunDirError,
-    RunError,
     SourceError,
     UsageError,
     VerifyError,
@@ -34,6 +36,7 @@ from verify.mapping import file_sha256, load_mapping
 from verify.results import rundir
 from verify.results.history import RunIdentity
 from verify.results.info import RunInfo
+from verify.results.recorder import RunRecorder
 from verify.results.summary import EntitySummary, RuleCount, RunResult
 from verify.settings import retry_delays
 from verify.sources.open import reader_for
@@ -50,7 +53,6 @@ class DiffOptions:
     workers: int = 1
     segment_rows: int = 50_000
     reader: str = "auto"
-    progress: bool = False
     only_previous_mismatches: str | None = None  # an earlier run dir: re-check only its keys
     resume: bool = False  # out_dir is a partial run to finish
     max_connections: int | None = None  # reads at once per source (default: workers)
@@ -62,6 +64,8 @@ class DiffOptions:
     subset: Subset | None = None  # a key-hashed sample and/or a rollout stage's cohort
     executor: str = "local"  # where segments run: "local" (a pool of `workers` threads) or "dask"
     scheduler: str | None = None  # the Dask scheduler's address, for executor="dask"
+    # Told how the segment reads go, and of Ctrl-C's wait (the CLI draws it); None: nobody.
+    on_progress: OnProgress | None = field(default=None, compare=False, repr=False)
 
 
 def plan_run(
@@ -123,12 +127,19 @@ def run_diff(options: DiffOptions) -> RunResult:
     started = time.monotonic()
     start_at = dt.datetime.now(dt.UTC)
     out_dir = options.out_dir or rundir.default_run_dir(start_at)
-    if not options.resume:
-        rundir.check_target(out_dir)  # a bad --out is found before any source is opened
+    recorder = RunRecorder(out_dir, options.resume)
+    recorder.check()  # a bad --out is found before any source is opened
     resumed, bounds = _resumable(options) if options.resume else (None, None)
     if resumed is not None:
         options = _as_recorded(options, resumed.options)
-    executor = make_executor(options.executor, options.workers, options.scheduler, options.max_connections)
+    report = options.on_progress or _unheard
+    executor = make_executor(
+        options.executor,
+        options.workers,
+        options.scheduler,
+        options.max_connections,
+        on_stop=lambda in_flight: report(Stopping(in_flight)),
+    )
     plans, urls, sha = plan_run(options, bounds)
     recheck_notes: tuple[str, ...] = ()
     planned = {p.name: [{"index": s.index, "lo": s.lo, "hi": s.hi} for s in p.segments] for p in plans}
@@ -137,14 +148,12 @@ def run_diff(options: DiffOptions) -> RunResult:
     settle = _settle_cutoff(options, plans, resumed, start_at)
     identity = RunIdentity(sha, urls["old"].masked, urls["new"].masked, tuple(sorted(p.name for p in plans)))
     algorithm, why = _algorithm(options, out_dir, resumed, identity)
-    if not options.resume:
-        rundir.prepare(out_dir)
+    recorder.create()
     done = rundir.read_segments(out_dir)
     try:
         executor.open(out_dir)  # a cluster that cannot use out_dir is bad input, said here
     except VerifyError:
-        if not options.resume:
-            rundir.discard_empty(out_dir)
+        recorder.discard()
         raise
     connections = options.max_connections or executor.capacity
     throttles = {side: Throttle(connections, options.max_rows_per_second) for side in ("old", "new")}
@@ -176,13 +185,12 @@ def run_diff(options: DiffOptions) -> RunResult:
             "only_previous_mismatches": options.only_previous_mismatches and recheck_notes[0],
             **(options.subset or Subset()).options(),
         }
-        info = _new_info(options, urls, sha, recorded, start_at, plans, planned)
+        masked = {side: url.masked for side, url in urls.items()}
+        recorder.start_new(options.mapping_path, sha, masked, start_at, recorded, plans, planned, segments)
     else:
-        info = dataclasses.replace(resumed, resumed_at=(*resumed.resumed_at, start_at.isoformat()))
-    info = info.with_status("running", ended_at=None, segments=segments)
-    rundir.write_info(out_dir, info)
+        recorder.start_resumed(resumed, start_at, segments)
 
-    failures, interrupted = _execute(executor, tasks, plans, context, options, segments)
+    failures, interrupted = _execute(executor, tasks, plans, context, options, segments, report)
     merged = _merged(plans, out_dir)  # from the segment records on disk: each segment exactly once
     segments["done"] = sum(t.segments for t in merged.values())
     status = "complete" if segments["done"] == total else "partial"
@@ -194,56 +202,14 @@ def run_diff(options: DiffOptions) -> RunResult:
     )
     subset = (options.subset or Subset()).summary()
     result = RunResult(out_dir, status, summaries, tuple(failures), notes, time.monotonic() - started, subset)
-    ended = dt.datetime.now(dt.UTC).isoformat()
-    try:
-        rundir.write_summary(out_dir, result)
-        rundir.write_info(out_dir, info.with_status(status, ended_at=ended, interrupted=interrupted))  # last
-    except OSError as exc:  # a full disk: run.json still says running, and the records are whole
-        raise RunError(
-            f"cannot write the run directory {out_dir}: {exc.strerror or exc}; make room there and "
-            f"finish the run with verify diff --resume {out_dir} --old URL --new URL"
-        ) from None
-    rundir.point_latest(out_dir)
+    recorder.finish(result, segments, interrupted)
     if interrupted:
         raise Interrupted(result)
     return result
 
 
-def _new_info(
-    options: DiffOptions,
-    urls: dict[str, SourceURL],
-    sha: str,
-    recorded: dict[str, Any],
-    start_at: dt.datetime,
-    plans: list[EntityPlan],
-    planned: dict[str, list[dict[str, Any]]],
-) -> RunInfo:
-    """run.json of a new run: the mapping, the masked stores, the options and each entity's plan."""
-    return RunInfo(
-        status="running",
-        mapping_path=options.mapping_path,
-        mapping_sha256=sha,
-        old_url=urls["old"].masked,
-        new_url=urls["new"].masked,
-        started_at=start_at.isoformat(),
-        options=recorded,
-        plan={
-            p.name: {
-                "keys": list(p.keys),
-                "segments": len(p.segments),
-                "partition": p.partition,
-                "types": p.types,
-                "notes": list(p.notes),
-                "bounds": planned[p.name],
-                "checksum": p.checksum is not None,
-                "checksum_notes": list(p.checksum_notes),
-                "type_notes": list(p.type_notes),
-                "unpaired": {side: list(cols) for side, cols in p.unpaired.items()},
-            }
-            for p in plans
-        },
-        tool={"name": "verify", "version": __version__},
-    )
+def _unheard(event: ProgressEvent) -> None:
+    """The progress of a run nobody follows (no `on_progress`)."""
 
 
 def _execute(
@@ -253,12 +219,14 @@ def _execute(
     context: RunContext,
     options: DiffOptions,
     segments: dict[str, Any],
+    report: OnProgress,
 ) -> tuple[list[str], bool]:
-    """Run the segments (and the recheck), counting them in `segments`; the failures, and
-    whether Ctrl-C stopped the run."""
+    """Run the segments (and the recheck), counting them in `segments` and telling `report`;
+    the failures, and whether Ctrl-C stopped the run."""
     failures: list[str] = []
     interrupted = False
-    progress = _Progress(len(tasks), options.progress)
+    read = SegmentsRead(0, len(tasks), 0)
+    report(read)
     try:
         for task, outcome in executor.run(tasks):
             if isinstance(outcome, BaseException):
@@ -268,14 +236,16 @@ def _execute(
                 )
             else:
                 segments["done"] += 1
-                progress.step(outcome.counts.rows_old + outcome.counts.rows_new)
+                rows = outcome.counts.rows_old + outcome.counts.rows_new
+                read = dataclasses.replace(read, done=read.done + 1, rows=read.rows + rows)
+                report(read)
         if options.recheck_after is not None:
             failures += transient.recheck(plans, context, options.recheck_after, executor)
     except KeyboardInterrupt:
         interrupted = True
         failures.append("interrupted (Ctrl-C)")
     finally:
-        progress.close()
+        report(dataclasses.replace(read, ended=True))
         executor.close()
     return failures, interrupted
 
@@ -539,31 +509,3 @@ class _Totals:
             segments_failed=self.failed,
             unpaired_columns={side: list(cols) for side, cols in self.plan.unpaired.items()},
         )
-
-
-class _Progress:
-    """A one-line progress bar on a terminal: segments, rows per second, ETA."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled and total > 0
-        self.done, self.rows, self.start = 0, 0, time.monotonic()
-
-    def step(self, rows: int) -> None:
-        self.done += 1
-        self.rows += rows
-        if not self.enabled:
-            return
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        rate = self.rows / elapsed
-        eta = elapsed / self.done * (self.total - self.done)
-        width = 24
-        filled = int(width * self.done / self.total)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-            f"segments  {rate:,.0f} rows/s  ETA {eta:4.0f}s "
-        )
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")

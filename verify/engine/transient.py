@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from verify.engine.executors import Executor
+from verify.engine.executor_base import Executor
 from verify.engine.plan import EntityPlan
 from verify.engine.recheck import restrict_plan
 from verify.engine.rules import TRANSIENT, count_records

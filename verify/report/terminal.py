@@ -1,11 +1,14 @@
-"""Terminal rendering of `verify diff` and `verify check` results."""
+"""Terminal rendering of `verify diff` and `verify check` results, and of a diff's progress."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from verify.engine.progress import ProgressEvent, Stopping
 from verify.report.text import VERDICT_LABEL, pct
 from verify.results.summary import RunResult
 
@@ -113,3 +116,43 @@ def render_check(result: CheckResult) -> str:
             lines.append(f"    note: {note}")
         lines.extend(unpaired_lines(p.unpaired))
     return "\n".join(lines)
+
+
+class ProgressDisplay:
+    """Draws a diff's progress events on stderr: where `bar` (stderr is a terminal), a one-line
+    progress bar (segments, rows per second, ETA); always, on Ctrl-C, what verify waits for."""
+
+    WIDTH = 24
+
+    def __init__(self, bar: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        self.bar, self.clock = bar, clock
+        self.start = clock()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if isinstance(event, Stopping):
+            # Why verify does not stop at once: the segments in flight finish first, so that
+            # each is written whole and `--resume` can count on it.
+            self._write(
+                f"\nstopping: waiting for the {event.in_flight} segment(s) being read to finish (they are "
+                "kept, and --resume reads the rest)\n"
+            )
+        elif not self.bar or event.total == 0:
+            return
+        elif event.ended:
+            self._write("\n")
+        elif event.done == 0:
+            self.start = self.clock()  # the reads start: rates and ETA count from here
+        else:
+            elapsed = max(self.clock() - self.start, 1e-9)
+            rate = event.rows / elapsed
+            eta = elapsed / event.done * (event.total - event.done)
+            filled = int(self.WIDTH * event.done / event.total)
+            self._write(
+                f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {event.done}/{event.total} "
+                f"segments  {rate:,.0f} rows/s  ETA {eta:4.0f}s "
+            )
+
+    @staticmethod
+    def _write(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()

@@ -1,8 +1,9 @@
 """run.json as a typed object: what a run is (mapping, stores, options, plan) and how it stands.
 
-One writer (`verify diff`, through `rundir.write_info`) and one reader (`rundir.read_info`).
-Reading is lenient, field by field: a field of the wrong type reads as missing, so that each
-reader (resume, report, gate) decides what a missing fact means to it; the gate fails closed.
+One writer (`verify diff`'s RunRecorder, through `rundir.write_info`) and one reader
+(`rundir.read_info`). Reading is lenient, field by field: a field of the wrong type reads as
+missing, so that each reader (resume, report, gate) decides what a missing fact means to it;
+the gate fails closed.
 """
 
 from __future__ import annotations
