@@ -14,6 +14,7 @@ import click
 
 from verify import __version__
 from verify.errors import EXIT_DIFFERENCES, EXIT_INTERRUPTED, EXIT_OK, UsageError, VerifyError
+from verify.sources import READERS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -150,10 +151,11 @@ MAPPING = click.option(
 )
 @click.option(
     "--reader",
-    type=click.Choice(["auto", "connectorx", "sqlalchemy"]),
+    type=click.Choice(READERS),
     default="auto",
     show_default=True,
-    help="How to read the sources.",
+    help="How to read the sources: auto takes each store's fastest reader (ADBC for PostgreSQL, "
+    "ConnectorX for MySQL/MariaDB and SQLite); adbc, connectorx or sqlalchemy force one for both.",
 )
 @click.option(
     "--sample",

@@ -626,7 +626,7 @@ CASES = [
         2,
         (
             "entity 't' (new side): cannot read table t from {pg_url}?sslmode=sometimes:",
-            "invalid value for option `sslmode`",
+            'invalid sslmode value: "sometimes"',
             "check the URL's parameters (or read with --reader sqlalchemy)",
         ),
         needs=("postgres",),

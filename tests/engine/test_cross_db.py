@@ -3,8 +3,9 @@
 Every test builds one tiny table pair whose differences are written next to the data, diffs it
 with small segments (several segments per table) on one worker and again with one big segment
 on two workers, and asserts both runs give the same counters and the same mismatch rows. Each
-test runs with ConnectorX (`auto`) and with the SQLAlchemy reader, which `auto` falls back to
-for a MySQL server whose session time zone is not UTC.
+test runs with each store's own fastest reader (`auto`: ConnectorX for MariaDB, ADBC for
+PostgreSQL), with ConnectorX on both sides, and with the SQLAlchemy reader, which `auto` falls
+back to for a MySQL server whose session time zone is not UTC.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SMALL = 3  # rows per segment: every table here is cut into several segments
 LARGE = 100_000  # one segment per table
 
 
-@pytest.fixture(params=["auto", "sqlalchemy"])
+@pytest.fixture(params=["auto", "connectorx", "sqlalchemy"])
 def reader(request: pytest.FixtureRequest) -> str:
     return request.param
 

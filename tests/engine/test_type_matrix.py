@@ -1,11 +1,11 @@
 """The type matrix: every MariaDB -> PostgreSQL type pair verify compares, on the real servers.
 
 Each pair is a table on each side holding NULLs, extremes and values written differently but
-equal (ids below 100), and planted values that differ (ids from 100). It is diffed with both
-readers and both algorithms: every planted difference must be found, and nothing else. A
-second entity over the equal rows alone must, with checksums, read no row at all where the pair
-renders in SQL (the renderings of both dialects are then proven identical on these values), and
-read every row where it does not.
+equal (ids below 100), and planted values that differ (ids from 100). It is diffed with the three
+readers (`auto`: ADBC for PostgreSQL; ConnectorX; SQLAlchemy) and both algorithms: every planted
+difference must be found, and nothing else. A second entity over the equal rows alone must, with
+checksums, read no row at all where the pair renders in SQL (the renderings of both dialects are
+then proven identical on these values), and read every row where it does not.
 
 The README's type matrix is rendered from PAIRS (`test_the_readme_lists_every_pair`);
 `VERIFY_UPDATE_README=1` rewrites it.
@@ -543,7 +543,7 @@ def test_every_pair_meets_at_its_canonical_type_and_renders_where_expected(tmp_p
     assert "CHAR padding" in " ".join(plans["char"].type_notes)
 
 
-@pytest.mark.parametrize("reader", ["auto", "sqlalchemy"])
+@pytest.mark.parametrize("reader", ["auto", "connectorx", "sqlalchemy"])
 @pytest.mark.parametrize("algorithm", ["rows", "checksum"])
 def test_every_planted_difference_is_found_and_nothing_else(tmp_path, stores, reader, algorithm):
     mysql_db, postgres_db = stores

@@ -1,4 +1,5 @@
-"""Both readers on the real servers: every session read-only and in UTC, rows as Polars frames."""
+"""The readers on the real servers: every session read-only and in UTC, rows as Polars frames,
+PostgreSQL sessions pooled for a run and replaced when the server drops them."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_mysql_sessions_are_read_only_and_utc(mysql_db, kind):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("kind", READERS)
+@pytest.mark.parametrize("kind", ["adbc", *READERS])
 def test_postgres_sessions_are_read_only_and_utc(postgres_db, kind):
     postgres_db.execute("DROP TABLE IF EXISTS ts", "CREATE TABLE ts (id INT PRIMARY KEY)")
     reader = open_reader(SourceURL.parse(postgres_db.url), kind)
@@ -45,22 +46,47 @@ def test_postgres_sessions_are_read_only_and_utc(postgres_db, kind):
     assert reader.row(settings) == ("UTC", "on", f"{STATEMENT_TIMEOUT // 60}min")
     with pytest.raises(SourceError, match="read-only"):
         reader.read("SELECT id FROM ts FOR UPDATE")
+    # A pooled session is set up once, and stays so after a failed read replaced it.
+    assert reader.row(settings) == ("UTC", "on", f"{STATEMENT_TIMEOUT // 60}min")
 
 
 @pytest.mark.postgres
-def test_rows_arrive_as_typed_polars_frames_without_pyarrow(postgres_db):
+def test_adbc_sessions_are_pooled_and_one_the_server_dropped_is_replaced(postgres_db):
+    reader = open_reader(SourceURL.parse(postgres_db.url), "adbc")
+    (first,) = reader.row("SELECT pg_backend_pid()")
+    assert reader.row("SELECT pg_backend_pid()") == (first,)  # the same session, kept between reads
+    postgres_db.execute(f"SELECT pg_terminate_backend({first})")
+    (second,) = reader.row("SELECT pg_backend_pid()")  # the dead session is replaced, not an error
+    assert second != first
+    reader.close()
+    (third,) = reader.row("SELECT pg_backend_pid()")
+    assert third not in (first, second)
+
+
+@pytest.mark.mysql
+def test_a_reader_a_family_does_not_have_is_refused_with_the_ones_it_has(mysql_db):
+    with pytest.raises(
+        SourceError,
+        match=r"--reader adbc cannot read .* \(mysql\); use --reader auto or connectorx or sqlalchemy",
+    ):
+        open_reader(SourceURL.parse(mysql_db.url), "adbc")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kind", ["adbc", "connectorx"])
+def test_rows_arrive_as_typed_polars_frames_without_pyarrow(postgres_db, kind):
     import subprocess
     import sys
 
-    # A fresh interpreter: reading through ConnectorX must not import pyarrow (70 MB resident).
+    # A fresh interpreter: reading through ADBC or ConnectorX must not import pyarrow (70 MB resident).
     code = (
         "import sys\n"
         "from verify.sources.open import open_reader\n"
         "from verify.sources.urls import SourceURL\n"
-        f"r = open_reader(SourceURL.parse({postgres_db.url!r}), 'connectorx')\n"
-        "df = r.read(\"SELECT 1::bigint AS a, 'x'::text AS b, 1.5::numeric(10,2) AS c\")\n"
+        f"r = open_reader(SourceURL.parse({postgres_db.url!r}), {kind!r})\n"
+        "df = r.read(\"SELECT 1::bigint AS a, 'x'::text AS b, 1.5::numeric(10,2)::text AS c, now() AS d\")\n"
         "print(df.dtypes, df.row(0), 'pyarrow' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "Int64" in out and "String" in out and "Decimal" in out
+    assert "[Int64, String, String, Datetime(time_unit='us', time_zone='UTC')] (1, 'x', '1.50'" in out
     assert out.strip().endswith("False")

@@ -466,7 +466,7 @@ def _unreadable(entity: Entity, side: str, reader: Reader, exc: SourceError) -> 
         fix = "grant the URL's user SELECT on it (verify only reads)"
     elif s.table and any(w in said for w in ("doesn't exist", "does not exist", "no such table")):
         fix = "check 'table:' in the mapping, and the database (and schema) in the URL"
-    elif any(w in said for w in ("url parameter", "connection string")):
+    elif any(w in said for w in ("url parameter", "connection string", "failed to connect")):
         fix = "check the URL's parameters (or read with --reader sqlalchemy)"
     else:
         parts = [f"'{k}:'" for k in ("table", "query", "where") if getattr(s, k)]

@@ -39,7 +39,7 @@ from verify.results.info import RunInfo
 from verify.results.recorder import RunRecorder
 from verify.results.summary import EntitySummary, RuleCount, RunResult
 from verify.settings import retry_delays
-from verify.sources.open import reader_for
+from verify.sources.open import close_readers, reader_for
 from verify.sources.urls import SourceURL
 
 
@@ -124,6 +124,13 @@ def run_diff(options: DiffOptions) -> RunResult:
     were not finished and counts every segment exactly once. Ctrl-C stops at the segments in
     flight and leaves a partial run (raises Interrupted).
     """
+    try:
+        return _run(options)
+    finally:
+        close_readers()  # the sessions readers keep between reads end with the run
+
+
+def _run(options: DiffOptions) -> RunResult:
     started = time.monotonic()
     start_at = dt.datetime.now(dt.UTC)
     out_dir = options.out_dir or rundir.default_run_dir(start_at)

@@ -11,16 +11,25 @@ from verify.sources.urls import SourceURL
 
 
 def open_reader(url: SourceURL, kind: str = "auto") -> Any:
-    """The fastest reader the URL allows (ConnectorX), or SQLAlchemy when asked or needed.
+    """The fastest reader the URL's family has (its dialect's `readers`), or the one asked for.
 
     The source is probed first with its plain driver and a short timeout, so that a wrong host,
     password or database is one clear error at once (ConnectorX's pool would retry for 30 s).
     """
     dialect = dialect_for(url)
-    if kind == "connectorx" and not dialect.arrow_native:
-        raise SourceError(f"ConnectorX cannot read {url.masked}; use --reader sqlalchemy", url.masked)
+    if kind != "auto" and kind not in dialect.readers:
+        raise SourceError(
+            f"--reader {kind} cannot read {url.masked} ({dialect.family}); "
+            f"use --reader {' or '.join(('auto', *dialect.readers))}",
+            url.masked,
+        )
+    kind = dialect.readers[0] if kind == "auto" else kind
     dialect = dialect.probe(url)
-    if kind == "connectorx" or (kind == "auto" and dialect.arrow_native):
+    if kind == "adbc":
+        from verify.sources.adbc_reader import ADBCReader
+
+        return ADBCReader(url, dialect)
+    if kind == "connectorx":
         from verify.sources.connectorx_reader import ConnectorXReader
 
         return ConnectorXReader(url, dialect)
@@ -39,3 +48,14 @@ def reader_for(raw_url: str, kind: str = "auto", side: str = "") -> Any:
         if (raw_url, kind) not in _cache:
             _cache[(raw_url, kind)] = open_reader(SourceURL.parse(raw_url, side), kind)
         return _cache[(raw_url, kind)]
+
+
+def close_readers() -> None:
+    """Close the sessions readers keep open between reads (the end of a run); a reader opens
+    new ones if it is used again."""
+    with _cache_lock:
+        readers = list(_cache.values())
+    for reader in readers:
+        close = getattr(reader, "close", None)
+        if close is not None:
+            close()

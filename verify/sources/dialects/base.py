@@ -35,7 +35,9 @@ class Dialect:
 
     family: ClassVar[str] = "generic"
     default_port: ClassVar[int | None] = None
-    arrow_native: ClassVar[bool] = False  # ConnectorX reads this family
+    # The readers that can read this family, the fastest first (`--reader auto` takes it):
+    # adbc (sources/adbc_reader.py), connectorx, sqlalchemy.
+    readers: ClassVar[tuple[str, ...]] = ("sqlalchemy",)
     checksums: ClassVar[bool] = False  # summaries (MD5 of rendered rows) can be computed in SQL
     sample_in_sql: ClassVar[bool] = False  # the key-hashed sample can be pushed into its SQL
     backslash_escapes: ClassVar[bool] = False  # string literals treat '\' as an escape
@@ -73,6 +75,9 @@ class Dialect:
 
     def connectorx_url(self, url: SourceURL) -> str:
         raise SourceError(f"ConnectorX cannot read {url.masked}; use --reader sqlalchemy", url.masked)
+
+    def adbc_uri(self, url: SourceURL) -> str:
+        raise SourceError(f"ADBC cannot read {url.masked}; use --reader sqlalchemy", url.masked)
 
     def connect(self, url: SourceURL, timeout: int, answer_timeout: bool = False, **options: Any) -> Any:
         """A plain DB-API connection (probes, query descriptions, scenario loads)."""

@@ -44,7 +44,7 @@ class MySQL(Dialect):
 
     family: ClassVar[str] = "mysql"
     default_port: ClassVar[int | None] = 3306
-    arrow_native: ClassVar[bool] = True
+    readers: ClassVar[tuple[str, ...]] = ("connectorx", "sqlalchemy")
     checksums: ClassVar[bool] = True
     sample_in_sql: ClassVar[bool] = True
     backslash_escapes: ClassVar[bool] = True

@@ -1,7 +1,8 @@
-"""PostgreSQL: psycopg for probes, ConnectorX for rows, pg_catalog for types."""
+"""PostgreSQL: psycopg for probes, ADBC (or ConnectorX) for rows, pg_catalog for types."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,7 +41,7 @@ ORDER BY a.attnum
 class Postgres(Dialect):
     family: ClassVar[str] = "postgres"
     default_port: ClassVar[int | None] = 5432
-    arrow_native: ClassVar[bool] = True
+    readers: ClassVar[tuple[str, ...]] = ("adbc", "connectorx", "sqlalchemy")
     checksums: ClassVar[bool] = True
     sample_in_sql: ClassVar[bool] = True
     transient_words: ClassVar[tuple[str, ...]] = (
@@ -86,6 +87,12 @@ class Postgres(Dialect):
 
     def connectorx_url(self, url: SourceURL) -> str:
         return url.render("postgresql")
+
+    def adbc_uri(self, url: SourceURL) -> str:
+        """A libpq URI; the connect timeout bounds a server that does not answer."""
+        params = dict(url.query)
+        params.setdefault("connect_timeout", str(probe_timeout()))
+        return dataclasses.replace(url, query=tuple(params.items())).render("postgresql")
 
     def session_setup(self) -> list[str]:
         # The session default for transactions to come, and the transaction a driver may

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class SQLite(Dialect):
     family: ClassVar[str] = "sqlite"
-    arrow_native: ClassVar[bool] = True
+    readers: ClassVar[tuple[str, ...]] = ("connectorx", "sqlalchemy")
     sample_in_sql: ClassVar[bool] = True  # no MD5 in its SQL: no checksums
 
     def probe(self, url: SourceURL) -> SQLite:
