@@ -5,7 +5,9 @@ instead of one per query: a new PostgreSQL session costs the server a process an
 milliseconds of CPU. A session whose read fails is closed and not used again, so the next
 attempt of a read (see the worker's retries) starts from a fresh one.
 
-The result goes to Polars through the Arrow PyCapsule stream protocol, without pyarrow.
+The result stream is read by pyarrow's reader, which releases the GIL while libpq waits on the
+server and decodes the COPY data (Polars' own import of a stream holds it throughout, which
+stalls every other segment's thread), and handed to Polars without a copy.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class ADBCReader:
             try:
                 statement.set_sql_query(sql)
                 stream, _ = statement.execute_query()
-                frame = pl.DataFrame(stream)
+                frame = _frame(stream)
             finally:
                 statement.close()
         except BaseException as exc:  # the driver raises its own errors, Polars pyo3 panics
@@ -139,3 +141,13 @@ def _clean(exc: BaseException) -> str:
     said = text.partition("ERROR:")[2].strip() if "ERROR:" in text else text
     said = re.sub(r"^[A-Z_]+: ", "", said).removeprefix("[libpq] ")
     return mask_in_text(said or text)
+
+
+def _frame(stream: Any) -> pl.DataFrame:
+    """The result stream as one frame, read with the GIL released (pyarrow's reader), so the
+    other segments' threads work while libpq waits on the server and decodes COPY; Polars'
+    own import of a stream would hold the GIL throughout."""
+    import pyarrow as pa
+
+    table = pa.RecordBatchReader._import_from_c_capsule(stream.__arrow_c_stream__()).read_all()
+    return pl.DataFrame(table)
