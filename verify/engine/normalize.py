@@ -275,6 +275,8 @@ def _checked(
     out: pl.Series, before: pl.Series, column: str, recipe: SideRecipe, ctype: CanonicalType | None = None
 ) -> pl.Series:
     """A conversion that turned a non-null value into null lost data: say which value."""
+    if out.null_count() == before.null_count():  # conversions keep NULLs: so none was lost
+        return out
     lost = before.is_not_null() & out.is_null()
     if before.dtype == pl.String:
         lost = lost & ~before.str.starts_with(ZERO_DATE)
