@@ -5,8 +5,8 @@ the sum of a 60-bit prefix of each row's MD5 over a text rendering of the row's 
 values, written in each dialect's SQL so that equal values render to equal bytes on MySQL /
 MariaDB and PostgreSQL. The rendering loses nothing that canonicalization keeps (decimals at
 30 places, timestamps to the microsecond), so equal summaries mean equal rows, and unequal
-ones are only ever a reason to look closer: the rows of a bucket whose summaries differ are
-compared by their hashes, and those whose hashes differ are read as rows and diffed as usual
+ones are only ever a reason to look closer: a bucket whose summaries differ is summarized
+again in narrower buckets, and what still differs is read as rows and diffed as usual
 (engine/strategy.py). The result is therefore exactly the row algorithm's.
 
 A column takes part only when both sides can render it this way: a plain column (no
@@ -21,13 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-
 from verify.engine.normalize import IDENTIFIER, SideRecipe
 from verify.sources.columns import SourceColumn
 from verify.sources.dialects import Dialect
 
-LEAF_ROWS = 200  # segments are summarized in buckets of about this many rows
+LEAF_ROWS = 200  # segments are summarized first in buckets of about this many rows
 
 
 @dataclass(frozen=True)
@@ -163,20 +161,3 @@ def differing_ranges(
             ranges.append((a, z))
     return ranges, equal
 
-
-def differing_values(old: pl.DataFrame, new: pl.DataFrame) -> tuple[list[Any], int]:
-    """From each side's (partition value p, key rendering kh, row hash h) of the differing
-    buckets: the partition values whose rows must be read, and how many rows are equal.
-
-    A key is equal when one row holds it on each side and their hashes match. A partition
-    value is read when any of its keys is not: it differs, is missing on a side, repeats on a
-    side (the row algorithm reports duplicates) or is NULL.
-    """
-    per_key = [df.group_by("p", "kh").agg(pl.len().alias("n"), pl.col("h").first()) for df in (old, new)]
-    joined = per_key[0].join(per_key[1], on=["p", "kh"], how="full", coalesce=True, nulls_equal=True)
-    n, n_new = pl.col("n"), pl.col("n_right")
-    unequal = (n.is_null() | n_new.is_null() | (n > 1) | (n_new > 1) | pl.col("kh").is_null()) | (
-        pl.col("h") != pl.col("h_right")
-    )
-    values = joined.filter(unequal).get_column("p").unique().sort()
-    return values.to_list(), joined.filter(~pl.col("p").is_in(values.implode())).height

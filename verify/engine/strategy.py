@@ -5,14 +5,12 @@ as rows, and how many rows are already known to be equal on both sides. The work
 those parts, diffs them and adds the equal rows to its counts; so both give exactly the same
 result, and differ only in what they make the databases send.
 
-Checksums narrow a segment in up to three steps, each asked of both databases at once:
-1. one summary per bucket of about LEAF_ROWS rows (count, distinct keys, a checksum of the
-   rows' hashes); equal buckets are equal rows;
-2. for the buckets that differ: each row's key and the hash of its rendering (a few dozen
-   bytes a row, not the row); keys whose hashes match once on both sides are equal rows;
-3. the rows of the partition values left (the keys that differ, are missing, or repeat), read
-   and diffed as usual.
-So what the servers send grows with the number of differing rows, not with the buckets.
+Checksums narrow a segment by bisection, as data-diff does, each step asked of both databases
+at once: the segment is summarized in buckets of about LEAF_ROWS rows (count, distinct keys, a
+checksum of the rows' hashes; equal buckets are equal rows), then only the buckets that differ
+are summarized again in FANOUT times narrower buckets, and so on while a differing bucket still
+holds more than a few rows; the rows of the buckets left are read and diffed as usual. So what
+the servers send grows with the number of differing rows, not with the buckets they touch.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ from verify.engine.segments import Segment, segment_sql, whole
 from verify.sources.base import first_row
 from verify.sources.dialects import Dialect
 
-VALUES_PER_READ = 2000  # partition values in one IN list of step 3; more are read in several
+FANOUT = 8  # a differing bucket is summarized again in this many narrower ones
 
 
 class Sides(Protocol):
@@ -76,17 +74,45 @@ class Checksums:
             if max(o.rows, n.rows) <= checksum.LEAF_ROWS or not ends:
                 return [segment], 0
             width = checksum.bucket_width(min(ends), max(ends), max(o.rows, n.rows))
-        summaries = sides.both(lambda side: _summaries(plan, segment, sides, side, width))
-        ranges, equal = checksum.differing_ranges(*summaries, width, segment.lo, segment.hi)
-        if ranges is None:
-            return [segment], 0
-        if not ranges:
-            return [], equal
-        differing = dataclasses.replace(segment, ranges=tuple(ranges))
-        hashes = sides.both(lambda side: _row_hashes(plan, differing, sides, side))
-        values, same = checksum.differing_values(*hashes)
-        chunks = [values[i : i + VALUES_PER_READ] for i in range(0, len(values), VALUES_PER_READ)]
-        return [dataclasses.replace(differing, values=tuple(c)) for c in chunks], equal + same
+        part, equal = segment, 0
+        while True:
+            summaries = sides.both(lambda side: _summaries(plan, part, sides, side, width))  # noqa: B023
+            ranges, same = checksum.differing_ranges(*summaries, width, segment.lo, segment.hi)
+            if ranges is None:  # the NULL bucket differs: the segment is read whole
+                return [segment], 0
+            equal += same
+            if part.ranges is not None:  # a narrower bucket may reach past the wider one it is in
+                ranges = _intersection(ranges, list(part.ranges))
+            if not ranges:
+                return [], equal
+            part = dataclasses.replace(segment, ranges=tuple(ranges))
+            left = [max(o.rows, n.rows) for o, n in _unequal(*summaries)]
+            if width == 1 or sum(left) <= 2 * FANOUT * len(left):
+                return [part], equal
+            width = -(-width // FANOUT)
+
+
+def _intersection(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The [x, y) ranges in both of two sorted lists of disjoint ranges."""
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo < hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _unequal(
+    old: dict[int | None, checksum.Summary], new: dict[int | None, checksum.Summary]
+) -> list[tuple[checksum.Summary, checksum.Summary]]:
+    """The buckets whose summaries differ, as (old, new); a side without one holds no rows."""
+    none = checksum.Summary(0, 0, "0", None, None)
+    pairs = [(old.get(b, none), new.get(b, none)) for b in old.keys() | new.keys()]
+    return [(o, n) for o, n in pairs if not o.same_as(n)]
 
 
 def strategy_for(algorithm: str, plan: EntityPlan, segment: Segment) -> Strategy:
@@ -98,7 +124,7 @@ def strategy_for(algorithm: str, plan: EntityPlan, segment: Segment) -> Strategy
 
 
 def _hashed_sql(plan: EntityPlan, segment: Segment, dialect: Dialect, side: str) -> str:
-    """The segment's rows as (row hash, key rendering, partition value)."""
+    """The segment's rows as (row hash, key rendering, partition value), to summarize."""
     query = plan.queries[side]
     assert plan.checksum is not None and query.partition_sql is not None
     columns = checksum.summary_columns(plan.checksum[side], query.partition_sql, dialect)
@@ -118,10 +144,3 @@ def _summaries(
         (None if b is None else int(b)): checksum.Summary(int(rows), int(keys), str(total), None, None)
         for b, rows, keys, total in frame.iter_rows()
     }
-
-
-def _row_hashes(plan: EntityPlan, segment: Segment, sides: Sides, side: str) -> pl.DataFrame:
-    """Step 2: each row's partition value, key rendering and row hash, in the differing ranges."""
-    dialect = sides.dialect(side)
-    frame = sides.read(side, f"SELECT p, kh, h FROM ({_hashed_sql(plan, segment, dialect, side)}) verify_h")
-    return frame.select(pl.col("p"), pl.col("kh").cast(pl.String), pl.col("h").cast(pl.String))
