@@ -1,15 +1,31 @@
 """`make bench`: verify diff against the raw read of both sides and datacompy, in one run.
 
-Builds the DFP -> F1 scenario (old in MariaDB, new in PostgreSQL) at each size, then times:
-  raw       the fastest raw read of both sides in parallel (ConnectorX to Arrow, two threads)
-  verify    `verify diff --entity line_item` as a real subprocess (wall time, peak RSS)
-  CPU       of raw and verify: the client's CPU seconds plus both servers', since on two cores
-            shared by all three, every CPU second anyone spends shows in the wall time
-  datacompy datacompy's Polars compare of the same tables, loaded with ConnectorX
-  dask      (up to 2M rows) the local executor with 2 threads vs --executor dask on a
-            LocalCluster of 2 worker processes with 1 thread each (started before the clock)
-Writes bench/results/latest.json and prints a table. Sizes: BENCH_ROWS (default 1000000,10000000);
-BENCH_DB names the database dropped and rebuilt on both servers (default verify_bench).
+Builds the DFP -> F1 scenario (old in MariaDB, new in PostgreSQL) at each size of BENCH_ROWS
+(default 1000000,5000000,10000000), then, after one warm-up of each, runs these BENCH_ROUNDS
+times (default 3), interleaved, in the order A B C, then C B A, and so on, so that a drift of
+the machine's load favours none:
+  raw process  `python -m bench.rawread`: a process of its own that reads both whole tables
+               with ConnectorX to Arrow in two threads and exits (bench/rawread.py)
+  raw in-proc  the same read in this process: the stricter baseline, with no process start
+               and no imports to pay
+  verify       `verify diff --entity line_item`, a process of its own
+Both processes are timed from outside by the same small wrapper (_MEASURE): wall seconds, peak
+RSS and CPU seconds of the process from wait4(). CPU is the client's plus both servers', since
+on two cores shared by all three every CPU second anyone spends shows in the wall time.
+Reported: the median wall and CPU of each, verify_vs_raw (median wall of verify over that of
+the raw process), verify_vs_raw_cpu, verify_vs_raw_inproc(_cpu), and verify's peak RSS (the
+highest of its rounds) at each size, with the highest over the lowest across sizes at the end:
+near 1 when verify's memory is flat in the table's size.
+Up to 2M rows also:
+  datacompy    datacompy's Polars compare of the same tables, loaded with ConnectorX, once;
+               verify_vs_datacompy is verify's median over it (the target is <= 0.4)
+  throttle     --max-rows-per-second at a quarter of verify's rate, and the rate achieved
+  dask         the local executor with 2 threads vs --executor dask on a LocalCluster of 2
+               worker processes with 1 thread each (started before the clock)
+Then bench/checksums.py: the MariaDB server's bytes sent by --algorithm checksum against
+--algorithm rows (BENCH_CHECKSUM_ROWS orders, default 1000000).
+Writes bench/results/latest.json and prints the tables. BENCH_DB names the database dropped
+and rebuilt on both servers (default verify_bench).
 """
 
 from __future__ import annotations
@@ -18,39 +34,73 @@ import contextlib
 import functools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
-import connectorx as cx
+from bench.rawread import CX_MYSQL, CX_POSTGRES, DB, NEW_SQL, OLD_SQL, read_both
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFY = str(Path(sys.executable).with_name("verify"))
-DB = os.environ.get("BENCH_DB", "verify_bench")  # dropped and rebuilt on both servers
 MYSQL = f"mysql+pymysql://root@127.0.0.1:3306/{DB}"
 POSTGRES = f"postgresql+psycopg://root@127.0.0.1:5432/{DB}"
-CX_MYSQL = f"mysql://root@127.0.0.1:3306/{DB}"
-CX_POSTGRES = f"postgresql://root@127.0.0.1:5432/{DB}"
-OLD_COLS = (
-    "id, order_id, advertiser_id, name, status_code, line_type, start_time, end_time, "
-    "budget_micros, cost_per_unit_micros, units_bought, deleted, updated_at"
-)
-NEW_COLS = (
-    "advertiser_id, campaign_id, line_item_id, name, state, line_type, start_time, end_time, "
-    "budget, cost_per_unit, units_bought, archived, updated_at"
-)
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+DATACOMPY_MAX_ROWS = 2_000_000  # datacompy holds both tables in memory, several times over
+VERIFY_VS_DATACOMPY_TARGET = 0.4
+RSS_FLAT_MAX = 1.25  # verify's memory is flat in the table's size if max / min peak RSS is at most this
+
+
+def _env_ints(name: str, default: str) -> list[int]:
+    text = os.environ.get(name, default)
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"{name}={text!r}: not comma-separated whole numbers") from None
+    if not all(v > 0 for v in values):
+        raise SystemExit(f"{name}={text!r}: each must be > 0")
+    return values
+
+
+def _mysql(**kwargs):
+    """A session on the MariaDB server (no database), or SystemExit saying it is down."""
+    import pymysql
+
+    try:
+        return pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=5, **kwargs)
+    except pymysql.err.OperationalError as exc:
+        raise SystemExit(f"MariaDB at 127.0.0.1:3306 (user root) is not reachable: {exc}") from None
+
+
+def _postgres():
+    """A session on the PostgreSQL server (database postgres), or SystemExit saying it is down."""
+    import psycopg
+
+    try:
+        return psycopg.connect(
+            "host=127.0.0.1 port=5432 user=root dbname=postgres connect_timeout=5", autocommit=True
+        )
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"PostgreSQL at 127.0.0.1:5432 (user root) is not reachable: {exc}") from None
+
+
+def require_servers() -> None:
+    """SystemExit unless both servers answer and the tools the bench runs are installed."""
+    _mysql().close()
+    _postgres().close()
+    if not Path(VERIFY).exists():
+        raise SystemExit(f"{VERIFY} is missing: run the bench with the project's venv (make bench)")
 
 
 def fresh_databases() -> None:
-    import psycopg
-    import pymysql
-
-    with pymysql.connect(host="127.0.0.1", user="root", autocommit=True) as conn, conn.cursor() as cur:
+    with _mysql(autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {DB}")
         cur.execute(f"CREATE DATABASE {DB} CHARACTER SET utf8mb4")
-    with psycopg.connect("host=127.0.0.1 user=root dbname=postgres", autocommit=True) as conn:
+    with _postgres() as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB}")
 
@@ -59,17 +109,6 @@ def timed(fn, *args):
     start = time.perf_counter()
     out = fn(*args)
     return time.perf_counter() - start, out
-
-
-# ConnectorX cannot read MySQL's zero dates; the old side reads them as NULL, as verify does.
-ZERO_DATE_GUARD = "CASE WHEN MONTH(end_time) = 0 OR DAYOFMONTH(end_time) = 0 THEN NULL ELSE end_time END"
-OLD_SQL = f"SELECT {OLD_COLS.replace('end_time,', ZERO_DATE_GUARD + ' AS end_time,', 1)} FROM line_items"
-NEW_SQL = f"SELECT {NEW_COLS} FROM line_item"
-# The raw read reads every column the mapping compares, each the plainest way ConnectorX can.
-OLD_EXTRA = ", settings, targeting, ST_AsBinary(geo) AS geo, CAST(flags AS UNSIGNED) AS flags"
-NEW_EXTRA = ", settings::text AS settings, targeting, geo::text AS geo, flags"
-RAW_OLD_SQL = OLD_SQL.replace(" FROM line_items", OLD_EXTRA + " FROM line_items")
-RAW_NEW_SQL = NEW_SQL.replace(" FROM line_item", NEW_EXTRA + " FROM line_item")
 
 
 def servers_cpu() -> float:
@@ -86,18 +125,28 @@ def servers_cpu() -> float:
     return total
 
 
-def raw_read() -> tuple[float, float]:
-    """Both sides read whole, in parallel, the fastest way we know (ConnectorX -> Arrow): wall
-    seconds and CPU seconds (this process's and the servers')."""
+class Sample(NamedTuple):
+    """One timed run: wall seconds, CPU seconds (the client's and both servers'), and the
+    client's peak RSS in bytes (None when it ran in this process, whose peak is not its own)."""
+
+    seconds: float
+    cpu: float
+    peak: int | None = None
+
+
+def raw_read() -> Sample:
+    """The in-process baseline: bench.rawread.read_both() here, in this process, which has
+    ConnectorX imported already; CPU is this process's and the servers'."""
     start, cpu = time.perf_counter(), time.process_time() + servers_cpu()
-    with ThreadPoolExecutor(2) as pool:
-        a = pool.submit(cx.read_sql, CX_MYSQL, RAW_OLD_SQL, return_type="arrow")
-        b = pool.submit(cx.read_sql, CX_POSTGRES, RAW_NEW_SQL, return_type="arrow")
-        rows = a.result().num_rows + b.result().num_rows
-    assert rows > 0
+    try:
+        old, new = read_both()
+    except RuntimeError as exc:  # ConnectorX's errors: a server down, a table missing
+        raise SystemExit(f"the in-process raw read failed: {exc}") from None
+    if not (old and new):
+        raise SystemExit(f"raw read: {old} rows old, {new} rows new: a table is empty")
     seconds = time.perf_counter() - start
     time.sleep(0.3)  # the servers' sessions end and are counted
-    return seconds, time.process_time() + servers_cpu() - cpu
+    return Sample(seconds, time.process_time() + servers_cpu() - cpu)
 
 
 # Runs the command and prints its wall seconds, peak RSS (bytes), exit code and CPU seconds. It is a process
@@ -115,9 +164,9 @@ print(seconds, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), cpu)
 """
 
 
-def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int, float]:
-    """Wall seconds, peak RSS (bytes, the kernel's high-water mark), the exit code, and the CPU
-    seconds of the command and of both database servers.
+def run_with_peak_rss(argv: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[Sample, int]:
+    """The command's Sample (wall seconds from its start to its exit, CPU seconds of it and of
+    both database servers, peak RSS) and its exit code; SystemExit if that is not in `ok`.
 
     verify runs its segments on threads, so the process's own maximum resident set, as
     wait4() reports it, is the true peak: no sampling that could miss a short spike.
@@ -125,14 +174,23 @@ def run_with_peak_rss(argv: list[str]) -> tuple[float, int, int, float]:
     before = servers_cpu()
     proc = subprocess.run([sys.executable, "-c", _MEASURE, *argv], capture_output=True, cwd=ROOT)
     time.sleep(0.3)  # the servers' sessions end and are counted
-    seconds, peak, code, cpu = proc.stdout.decode().split()[-4:]
-    if int(code) not in (0, 1):
-        raise SystemExit(f"verify diff failed ({code}): {proc.stderr.decode()[-2000:]}")
-    return float(seconds), int(peak), int(code), float(cpu) + servers_cpu() - before
+    stderr = proc.stderr.decode(errors="replace")[-2000:]
+    try:
+        seconds, peak, code, cpu = proc.stdout.decode().split()[-4:]
+    except ValueError:
+        raise SystemExit(f"could not run {' '.join(argv[:3])}: {stderr}") from None
+    if int(code) not in ok:
+        raise SystemExit(f"{' '.join(argv[:3])} failed (exit {code}): {stderr}")
+    return Sample(float(seconds), float(cpu) + servers_cpu() - before, int(peak)), int(code)
 
 
-def verify_diff(out: Path, *extra: str) -> tuple[float, int, float]:
-    """Wall seconds, peak RSS and CPU seconds (verify's and the servers') of `verify diff`."""
+def raw_process() -> Sample:
+    """The whole-process raw read, `python -m bench.rawread`, timed as verify is."""
+    return run_with_peak_rss([sys.executable, "-m", "bench.rawread"], ok=(0,))[0]
+
+
+def verify_diff(out: Path, *extra: str) -> Sample:
+    """`verify diff --entity line_item` of the scenario, its run directory written to `out`."""
     argv = [
         VERIFY,
         "diff",
@@ -144,15 +202,13 @@ def verify_diff(out: Path, *extra: str) -> tuple[float, int, float]:
         POSTGRES,
         "--entity",
         "line_item",
+        "--algorithm",
+        "rows",  # not auto: the rounds before must not change what is measured
         "--out",
         str(out),
         *extra,
     ]
-    seconds, peak, _, cpu = run_with_peak_rss(argv)
-    return seconds, peak, cpu
-
-
-BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+    return run_with_peak_rss(argv)[0]
 
 
 def datacompy_compare() -> float:
@@ -160,9 +216,13 @@ def datacompy_compare() -> float:
 
     Runs in .venv-bench (datacompy needs pandas; verify is measured without it, as installed).
     """
+    if not BENCH_PYTHON.exists():
+        raise SystemExit(f"{BENCH_PYTHON} is missing: make .venv-bench/.installed-stamp")
     proc = subprocess.run(
-        [str(BENCH_PYTHON), __file__, "--datacompy"], capture_output=True, text=True, check=True, cwd=ROOT
+        [str(BENCH_PYTHON), "-m", "bench.run", "--datacompy"], capture_output=True, text=True, cwd=ROOT
     )
+    if proc.returncode != 0:
+        raise SystemExit(f"the datacompy compare failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     return float(proc.stdout.strip().splitlines()[-1])
 
 
@@ -176,6 +236,7 @@ def _datacompy_inline() -> float:
     mapped states, New York local times to UTC, micros to units, deleted to archived), in
     Polars, and that preparation is timed too, as verify's canonicalization is.
     """
+    import connectorx as cx
     import datacompy
     import polars as pl
 
@@ -217,8 +278,8 @@ def local_vs_dask(out_root: Path, rows: int) -> dict:
 
     local_dir, dask_dir = out_root / f"run-local-{rows}", out_root / f"run-dask-{rows}"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        local_s = verify_diff(local_dir, "--workers", "2")[0]
-        dask_s = verify_diff(dask_dir, "--executor", "dask", "--scheduler", cluster.scheduler_address)[0]
+        local_s = verify_diff(local_dir, "--workers", "2").seconds
+        dask_s = verify_diff(dask_dir, "--executor", "dask", "--scheduler", cluster.scheduler_address).seconds
     same = [json.loads((d / "summary.json").read_text())["entities"] for d in (local_dir, dask_dir)]
     if same[0] != same[1]:
         raise SystemExit("the Dask run's summary differs from the local run's")
@@ -227,99 +288,278 @@ def local_vs_dask(out_root: Path, rows: int) -> dict:
     return {"local_2_threads_s": round(local_s, 2), "dask_2_workers_s": round(dask_s, 2)}
 
 
+def build_scenario(rows: int, out_root: Path) -> float:
+    """Wall seconds to build the DFP -> F1 scenario of `rows` line items into fresh databases."""
+    fresh_databases()
+    build = [
+        VERIFY,
+        "scenario",
+        "build",
+        "dfp_to_f1",
+        "--old",
+        MYSQL,
+        "--new",
+        POSTGRES,
+        "--rows",
+        str(rows),
+        "--seed",
+        "7",
+        "--truth",
+        str(out_root / f"truth-{rows}.parquet"),
+    ]
+    run = functools.partial(subprocess.run, build, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seconds, proc = timed(run)
+    if proc.returncode != 0:
+        raise SystemExit(f"verify scenario build failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return seconds
+
+
+def alternating_rounds(rows: int, out_root: Path, rounds: int) -> dict[str, list[Sample]]:
+    """The raw process, the in-process raw read and verify diff: one warm-up of each (both
+    servers' caches then hold the tables, so every contender reads from memory), then `rounds`
+    rounds of all three, in the order of the dict in even rounds and reversed in odd ones."""
+
+    def verify_once() -> Sample:
+        run_dir = out_root / f"run-{rows}-{time.time_ns()}"
+        try:
+            return verify_diff(run_dir)
+        finally:
+            subprocess.run(["rm", "-rf", str(run_dir)], check=False)
+
+    contenders: dict[str, Callable[[], Sample]] = {
+        "raw_process": raw_process,
+        "raw_inproc": raw_read,
+        "verify": verify_once,
+    }
+    for run in contenders.values():
+        run()
+    samples: dict[str, list[Sample]] = {name: [] for name in contenders}
+    for i in range(rounds):
+        order = list(contenders) if i % 2 == 0 else list(reversed(contenders))
+        for name in order:
+            samples[name].append(contenders[name]())
+    return samples
+
+
+def measure_size(rows: int, out_root: Path, rounds: int) -> dict:
+    """Every measurement of one size: the medians and ratios, each round's samples, and up to
+    DATACOMPY_MAX_ROWS the datacompy, throttle and Dask comparisons."""
+    entry: dict = {"rows": rows, "build_s": round(build_scenario(rows, out_root), 2), "rounds": rounds}
+    samples = alternating_rounds(rows, out_root, rounds)
+    wall = {name: statistics.median(s.seconds for s in runs) for name, runs in samples.items()}
+    cpu = {name: statistics.median(s.cpu for s in runs) for name, runs in samples.items()}
+    for name in samples:
+        entry[f"{name}_s"], entry[f"{name}_cpu_s"] = round(wall[name], 3), round(cpu[name], 3)
+    entry["verify_vs_raw"] = round(wall["verify"] / wall["raw_process"], 3)
+    entry["verify_vs_raw_cpu"] = round(cpu["verify"] / cpu["raw_process"], 3)
+    entry["verify_vs_raw_inproc"] = round(wall["verify"] / wall["raw_inproc"], 3)
+    entry["verify_vs_raw_inproc_cpu"] = round(cpu["verify"] / cpu["raw_inproc"], 3)
+    for name in ("verify", "raw_process"):
+        entry[f"{name}_peak_rss_mb"] = round(max(s.peak or 0 for s in samples[name]) / 2**20, 1)
+    entry["samples"] = {
+        name: [
+            {
+                "s": round(s.seconds, 3),
+                "cpu_s": round(s.cpu, 3),
+                "peak_rss_mb": s.peak and round(s.peak / 2**20, 1),
+            }
+            for s in runs
+        ]
+        for name, runs in samples.items()
+    }
+    if rows <= DATACOMPY_MAX_ROWS:
+        entry["datacompy_s"] = round(datacompy_compare(), 3)
+        entry["verify_vs_datacompy"] = round(wall["verify"] / entry["datacompy_s"], 3)
+        # The throttle holds: a limit of a quarter of the unthrottled rate, per store.
+        limit = round(rows / wall["verify"] / 4)
+        slow_dir = out_root / f"run-throttled-{rows}"
+        throttled = verify_diff(slow_dir, "--max-rows-per-second", str(limit)).seconds
+        entry["throttle_limit_rows_per_s"] = limit
+        entry["throttle_achieved_rows_per_s"] = round(rows / throttled)
+        subprocess.run(["rm", "-rf", str(slow_dir)], check=False)
+        entry.update(local_vs_dask(out_root, rows))
+    return entry
+
+
+def rss_flatness(results: list[dict]) -> dict:
+    """verify's peak RSS across sizes: lowest, highest and highest / lowest (1 = flat)."""
+    peaks = [e["verify_peak_rss_mb"] for e in results]
+    return {
+        "min_mb": min(peaks),
+        "max_mb": max(peaks),
+        "max_over_min": round(max(peaks) / min(peaks), 2) if min(peaks) else None,
+    }
+
+
+def _table(title: str, header: list[str], rows: list[list[str]], left: int = 1) -> None:
+    """Print a titled table, each column as wide as its widest cell, the first `left` of them
+    left-aligned and the others right-aligned."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}")
+    for r in [header, *rows]:
+        cells = [
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def print_tables(results: list[dict], rss: dict, by_algorithm: list[dict]) -> None:
+    """The final tables: wall, CPU, peak RSS, throttle and Dask, and checksums."""
+    from bench import checksums
+
+    rounds = results[0]["rounds"] if results else 0
+    rows = []
+    for e in results:
+        dc = e.get("verify_vs_datacompy")
+        rows.append(
+            [
+                f"{e['rows']:,}",
+                f"{e['build_s']:.1f}s",
+                _s(e["raw_process_s"]),
+                _s(e["raw_inproc_s"]),
+                _s(e["verify_s"]),
+                _x(e["verify_vs_raw"]),
+                _x(e["verify_vs_raw_inproc"]),
+                _s(e.get("datacompy_s")),
+                "-" if dc is None else f"{dc:.2f}x {_verdict(dc <= VERIFY_VS_DATACOMPY_TARGET)}",
+            ]
+        )
+    _table(
+        f"Wall seconds, median of {rounds} rounds; ratios are verify's median over the other's",
+        ["rows", "build", "raw process", "raw in-proc", "verify", "v/raw", "v/raw in-proc", "datacompy"]
+        + [f"v/datacompy (<= {VERIFY_VS_DATACOMPY_TARGET})"],
+        rows,
+    )
+    _table(
+        f"CPU seconds of the client and both servers (sharing the two cores), median of {rounds} rounds",
+        ["rows", "raw process", "raw in-proc", "verify", "v/raw", "v/raw in-proc"],
+        [
+            [
+                f"{e['rows']:,}",
+                _s(e["raw_process_cpu_s"]),
+                _s(e["raw_inproc_cpu_s"]),
+                _s(e["verify_cpu_s"]),
+                _x(e["verify_vs_raw_cpu"]),
+                _x(e["verify_vs_raw_inproc_cpu"]),
+            ]
+            for e in results
+        ],
+    )
+    _table(
+        f"Peak RSS, the highest of {rounds} rounds",
+        ["rows", "verify", "raw process"],
+        [
+            [f"{e['rows']:,}", f"{e['verify_peak_rss_mb']:.0f} MB", f"{e['raw_process_peak_rss_mb']:.0f} MB"]
+            for e in results
+        ],
+    )
+    flat = rss["max_over_min"] is not None and rss["max_over_min"] <= RSS_FLAT_MAX
+    print(
+        f"verify's peak RSS across sizes: {rss['min_mb']:.0f} MB to {rss['max_mb']:.0f} MB, "
+        f"max / min = {rss['max_over_min']}: {'flat' if flat else 'NOT flat'} (flat: <= {RSS_FLAT_MAX})"
+    )
+    _table(
+        "Throttle (a quarter of verify's rate) and executors",
+        ["rows", "limit rows/s", "achieved rows/s", "local (2 threads)", "dask (2 workers x 1 thread)"],
+        [
+            [
+                f"{e['rows']:,}",
+                f"{e['throttle_limit_rows_per_s']:,}",
+                f"{e['throttle_achieved_rows_per_s']:,}",
+                _s(e["local_2_threads_s"]),
+                _s(e["dask_2_workers_s"]),
+            ]
+            for e in results
+            if "dask_2_workers_s" in e
+        ],
+    )
+    links = [("loopback", "", "loopback")]
+    links += [(f"{m} Mbit/s", f"_{m}mbit", f"{m}mbit") for m in checksums.LINKS_MBIT]
+    rows = []
+    for e in by_algorithm:
+        target = e.get("target_bytes_sent_ratio")
+        for link, suffix, ratio_key in links:
+            for algorithm in checksums.ALGORITHMS:
+                r = e[f"{algorithm}{suffix}"]
+                ratio, by_link, verdict = "", "", ""
+                if algorithm == "checksum":
+                    value = e["bytes_sent_ratio"][ratio_key]
+                    ratio = f"{value:.2%}"
+                    if ratio_key in e["bytes_sent_ratio_link_count"]:
+                        by_link = f"{e['bytes_sent_ratio_link_count'][ratio_key]:.2%}"
+                    verdict = "" if target is None else f"< {target:.0%} {_verdict(value < target)}"
+                rows.append(
+                    [
+                        f"{e['differing']:.2%}",
+                        link,
+                        algorithm,
+                        _s(r["seconds"]),
+                        f"{r['rows_read']:,} ({r['rows_read_pct']:.1f}%)",
+                        f"{r['mb_moved']:.1f}",
+                        f"{r['mariadb_bytes_sent'] / 2**20:.3f} MB" + ("" if r["quiet"] else " *"),
+                        ratio,
+                        by_link,
+                        verdict,
+                    ]
+                )
+    _table(
+        "Checksums: MariaDB's bytes sent (its global Bytes_sent before and after), checksum over rows",
+        ["differing", "link", "algorithm", "time", "rows read", "MB moved", "MariaDB sent", "ratio"]
+        + ["ratio (link count)", "target"],
+        rows,
+        left=3,
+    )
+    noisy = [f"{e['differing']:.2%} {k}" for e in by_algorithm for k, r in e.items() if _disturbed(r)]
+    if noisy:
+        print(
+            f"* not quiet in {checksums.TRIES} tries (another client used MariaDB meanwhile; its "
+            f"fewest bytes are shown, an upper bound): {', '.join(noisy)}"
+        )
+
+
+def _disturbed(run: object) -> bool:
+    """Whether `run` is a checksums run whose Bytes_sent others may have added to."""
+    return isinstance(run, dict) and run.get("quiet") is False
+
+
 def main() -> None:
-    sizes = [int(s) for s in os.environ.get("BENCH_ROWS", "1000000,10000000").split(",")]
+    sizes = _env_ints("BENCH_ROWS", "1000000,5000000,10000000")
+    rounds = _env_ints("BENCH_ROUNDS", "3")[0]
+    checksum_rows = _env_ints("BENCH_CHECKSUM_ROWS", "1000000")[0]
+    require_servers()
+    if min(sizes) <= DATACOMPY_MAX_ROWS and not BENCH_PYTHON.exists():
+        raise SystemExit(f"{BENCH_PYTHON} is missing: make .venv-bench/.installed-stamp")
     out_root = ROOT / "bench" / "results"
     out_root.mkdir(parents=True, exist_ok=True)
     results = []
     for rows in sizes:
-        print(f"== {rows:,} line items: building the scenario (MariaDB old, PostgreSQL new)", flush=True)
-        fresh_databases()
-        build = [
-            VERIFY,
-            "scenario",
-            "build",
-            "dfp_to_f1",
-            "--old",
-            MYSQL,
-            "--new",
-            POSTGRES,
-            "--rows",
-            str(rows),
-            "--seed",
-            "7",
-            "--truth",
-            str(out_root / f"truth-{rows}.parquet"),
-        ]
-        build_s = timed(functools.partial(subprocess.run, build, check=True, stdout=subprocess.DEVNULL))[0]
-        entry: dict = {"rows": rows, "build_s": round(build_s, 2)}
-        raw_read()  # warm both servers' caches so every contender reads from memory
-        raw_s, raw_cpu = min(raw_read() for _ in range(2))
-        entry["raw_read_s"], entry["raw_read_cpu_s"] = round(raw_s, 2), round(raw_cpu, 2)
-        run_dir = out_root / f"run-{rows}-{int(time.time())}"
-        seconds, peak, cpu = verify_diff(run_dir)
-        entry["verify_s"], entry["verify_cpu_s"] = round(seconds, 2), round(cpu, 2)
-        entry["verify_vs_raw_cpu"] = round(cpu / raw_cpu, 2)
-        entry["verify_peak_rss_mb"] = round(peak / 2**20, 1)
-        entry["verify_vs_raw"] = round(seconds / entry["raw_read_s"], 2)
-        if rows <= 2_000_000:
-            entry["datacompy_s"] = round(datacompy_compare(), 2)
-            entry["datacompy_vs_verify"] = round(entry["datacompy_s"] / seconds, 2)
-            # The throttle holds: a limit of a quarter of the unthrottled rate, per store.
-            limit = round(rows / seconds / 4)
-            slow_dir = out_root / f"run-throttled-{rows}"
-            throttled = verify_diff(slow_dir, "--max-rows-per-second", str(limit))[0]
-            entry["throttle_limit_rows_per_s"] = limit
-            entry["throttle_achieved_rows_per_s"] = round(rows / throttled)
-            subprocess.run(["rm", "-rf", str(slow_dir)], check=False)
-            entry.update(local_vs_dask(out_root, rows))
-        subprocess.run(["rm", "-rf", str(run_dir)], check=False)
-        print(json.dumps(entry), flush=True)
+        print(f"== {rows:,} line items: MariaDB old, PostgreSQL new; {rounds} rounds", flush=True)
+        entry = measure_size(rows, out_root, rounds)
+        print(json.dumps({k: v for k, v in entry.items() if k != "samples"}), flush=True)
         results.append(entry)
-    print("== checksums: 1,000,000 orders, 0.01% and 5% of rows differing", flush=True)
+    rss = rss_flatness(results)
     from bench import checksums
 
+    fractions = ", ".join(f"{f:.2%}" for f in checksums.differing_fractions())
+    print(f"== checksums: {checksum_rows:,} orders, {fractions} of rows differing", flush=True)
     fresh_databases()
-    by_algorithm = checksums.compare(
-        VERIFY, ROOT, MYSQL, POSTGRES, int(os.environ.get("BENCH_CHECKSUM_ROWS", 1_000_000))
-    )
+    by_algorithm = checksums.compare(VERIFY, ROOT, MYSQL, POSTGRES, checksum_rows)
     (out_root / "latest.json").write_text(
-        json.dumps({"sizes": results, "checksums": by_algorithm}, indent=2) + "\n"
+        json.dumps({"sizes": results, "verify_peak_rss": rss, "checksums": by_algorithm}, indent=2) + "\n"
     )
-    nan = float("nan")
-    print("\nrows        build   raw read   verify   ratio  peak RSS  datacompy  dc/verify")
-    for e in results:
-        print(
-            f"{e['rows']:>10,}  {e['build_s']:>6.1f}s  {e['raw_read_s']:>7.2f}s  {e['verify_s']:>6.2f}s  "
-            f"{e['verify_vs_raw']:>5.2f}x  {e['verify_peak_rss_mb']:>6.0f} MB  "
-            f"{e.get('datacompy_s', nan):>8.2f}s  {e.get('datacompy_vs_verify', nan):>8.2f}x"
-        )
-    print("\nCPU seconds, client and both servers (the machine's two cores are shared by all three)")
-    print("rows        raw read   verify   ratio")
-    for e in results:
-        print(
-            f"{e['rows']:>10,}  {e['raw_read_cpu_s']:>7.2f}s  {e['verify_cpu_s']:>6.2f}s  "
-            f"{e['verify_vs_raw_cpu']:>5.2f}x"
-        )
-    print("\nrows        local (2 threads)  dask (2 workers x 1 thread)")
-    for e in results:
-        if "dask_2_workers_s" in e:
-            print(f"{e['rows']:>10,}  {e['local_2_threads_s']:>15.2f}s  {e['dask_2_workers_s']:>25.2f}s")
-    print("\ndiffering  link         algorithm   time   rows read            MB moved")
-    for e in by_algorithm:
-        runs = [("loopback", a, e[a]) for a in ("rows", "checksum")]
-        runs += [
-            (f"{m} Mbit/s", a, e.get(f"{a}_{m}mbit"))
-            for m in checksums.LINKS_MBIT
-            for a in ("rows", "checksum")
-        ]
-        for link, algorithm, r in runs:
-            if r is None:
-                continue
-            print(
-                f"{e['differing']:>8.2%}  {link:<12} {algorithm:<9} {r['seconds']:>6.2f}s  "
-                f"{r['rows_read']:>9,} ({r['rows_read_pct']:>5.1f}%)  {r['mb_moved']:>8.1f}"
-            )
+    print_tables(results, rss, by_algorithm)
 
 
 if __name__ == "__main__":
