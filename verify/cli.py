@@ -471,7 +471,7 @@ def report(
     which keys were fixed, are new and are still there since an earlier run (--compare-to,
     default the previous run). Exit 0: written; 2: bad input (a missing or corrupt run directory).
     """
-    from verify.report.model import load_report
+    from verify.report.load import load_report
     from verify.report.output import renderers, write_text
 
     if compare_to and no_compare:

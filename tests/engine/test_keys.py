@@ -62,8 +62,8 @@ def test_columns_star_says_which_columns_it_left_unpaired(tmp_path):
         '    columns: "*"\n    ignore: [legacy]\n'
     )
     from verify.report.html import render_html
+    from verify.report.load import load_report
     from verify.report.markdown import render_markdown
-    from verify.report.model import load_report
     from verify.report.terminal import render_check, render_diff
 
     plan = check_mapping(str(path), old, new)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from verify.report.junit import render_junit
+from verify.report.load import load_report
 from verify.report.markdown import render_markdown
-from verify.report.model import load_report
 from verify.report.output import render_json
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from verify.report.html import COLOURS, render_html
-from verify.report.model import load_report
+from verify.report.load import load_report
 
 pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 1280, 2400

@@ -9,7 +9,7 @@ import pytest
 from report_fixtures import RUN_IDS, write_run
 
 from verify.errors import RunDirError
-from verify.report.model import load_report
+from verify.report.load import load_report
 
 
 def rules_of(report, entity):

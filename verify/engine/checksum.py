@@ -160,4 +160,3 @@ def differing_ranges(
         else:
             ranges.append((a, z))
     return ranges, equal
-

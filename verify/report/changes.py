@@ -15,9 +15,8 @@ from verify.report.model import (
     EntityChanges,
     KeyChanges,
     RunInfo,
-    collect,
-    scan_parts,
 )
+from verify.report.parts import collect, scan_parts
 from verify.results.history import StoredRun
 
 KEY_LIMIT = 100  # keys listed per entity, rule and change; the counts are always exact
@@ -69,6 +68,28 @@ def _severity(run: StoredRun, other: StoredRun, entity: str, rule: str) -> str |
     return None
 
 
+def _keys_and_rules(run: StoredRun, other: StoredRun, name: str, keys: list[str]) -> tuple[Any, Any]:
+    """The distinct (key, rule) pairs of an entity's mismatches in each run, as lazy frames of
+    one schema (an empty one for a run without differences)."""
+    import polars as pl
+
+    frames = {}
+    schema: dict[str, Any] | None = None
+    for label, r in (("now", run), ("then", other)):
+        parts = r.parts(name)
+        if parts:
+            lf = scan_parts(parts).select(*keys, "rule")
+            schema = schema or dict(collect(lf.head(0), name).schema)
+            frames[label] = lf
+    assert schema is not None
+    for label in ("now", "then"):
+        if label not in frames:
+            frames[label] = pl.LazyFrame(schema=schema)
+        else:
+            frames[label] = frames[label].cast(schema, strict=False)
+    return frames["now"].unique(), frames["then"].unique()
+
+
 def _entity_changes(
     run: StoredRun, other: StoredRun, name: str, key_limit: int, notes: list[str]
 ) -> EntityChanges | None:
@@ -84,22 +105,7 @@ def _entity_changes(
     keys = keys_now or keys_then or []
     if not run.parts(name) and not other.parts(name):  # no differences in either run
         return EntityChanges(name, tuple(keys), KeyChanges(None, None, 0, 0, 0, 0), ())
-    frames = {}
-    schema: dict[str, Any] | None = None
-    for label, r in (("now", run), ("then", other)):
-        parts = r.parts(name)
-        if parts:
-            lf = scan_parts(parts).select(*keys, "rule")
-            schema = schema or dict(collect(lf.head(0), name).schema)
-            frames[label] = lf
-    assert schema is not None
-    for label in ("now", "then"):
-        if label not in frames:
-            frames[label] = pl.LazyFrame(schema=schema)
-        else:
-            frames[label] = frames[label].cast(schema, strict=False)
-    now = frames["now"].unique()
-    then = frames["then"].unique()
+    now, then = _keys_and_rules(run, other, name, keys)
     now_keys = now.select(keys).unique()
     then_keys = then.select(keys).unique()
     both = [*keys, "rule"]
