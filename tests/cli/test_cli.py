@@ -269,3 +269,18 @@ def test_a_source_that_cannot_be_reached_is_one_clear_error(stores, url, needle)
     assert needle in result.output
     assert "s3cr3t" not in result.output and "Traceback" not in result.output
     assert not Path(stores["out"]).exists()  # nothing written for a run that never started
+
+
+def test_shell_completion_offers_commands_options_and_choices():
+    """The README's completion line works: bash asks the real verify command what completes."""
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_VERIFY_COMPLETE": "bash_complete", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(len(words.split(" ")) - 1)
+        verify = str(Path(sys.executable).with_name("verify"))  # the installed command, as a shell runs it
+        out = subprocess.run([verify], env=env, capture_output=True, text=True, check=True).stdout
+        return [line.split(",", 1)[1] for line in out.splitlines()]
+
+    assert complete("verify di") == ["diff"]
+    assert complete("verify diff --rea") == ["--reader"]
+    assert complete("verify diff --reader ") == ["auto", "adbc", "connectorx", "sqlalchemy"]
