@@ -497,6 +497,30 @@ def report(
         click.echo(f"compared with {c.other.id} ({c.chosen_by})", err=True)
 
 
+@main.command()
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Run directory written by verify diff (e.g. .verify/runs/latest).",
+)
+@reports_errors
+def explain(run_dir: str) -> None:
+    """Print what the run's unexplained differences have in common, as YAML to merge into the
+    mapping: column keys (normalize, timezone, map_old, an expression) and rules.
+
+    Each snippet says how many rows it would explain and how many of its column it would not.
+    A suggestion changes no verdict: review it, merge it, run verify diff again. Exit 0; 2: bad
+    input (a missing or corrupt run directory).
+    """
+    from verify.report.explanations import render_yaml
+    from verify.results.history import read_run
+
+    click.echo(render_yaml(read_run(run_dir).summary.explanations), nl=False)
+
+
 @main.group()
 def scenario() -> None:
     """Demo and test scenarios with planted defects and ground truth."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from verify.engine.progress import ProgressEvent, Stopping
+from verify.report.explanations import summary_lines
 from verify.report.text import VERDICT_LABEL, pct
 from verify.results.summary import RunResult
 
@@ -68,6 +69,7 @@ def render_diff(result: RunResult, fmt: str = "text") -> str:
         if e.segments_failed:
             lines.append(f"    segments failed: {e.segments_failed} of {e.segments + e.segments_failed}")
         lines.extend(unpaired_lines(e.unpaired_columns))
+    lines += summary_lines(result.explanations)
     for note in result.notes:
         lines.append(f"note: {note}")
     for failure in result.failures:

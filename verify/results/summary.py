@@ -143,6 +143,36 @@ class EntitySummary:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    entity: str
+    column: str
+    pattern: str  # trim | rtrim | lower | nfc | null_empty | sentinel | scale | rounding | offset | recode
+    rows: int  # unexplained rows of the column it would explain
+    of: int  # unexplained rows of the column in all
+    why: str  # what the rows have in common, in a sentence
+    snippet: str  # YAML for the mapping: a column's keys, the old side's keys ("old: …"), or a rule
+
+    @property
+    def left(self) -> int:
+        return self.of - self.rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Suggestion:
+        return cls(
+            str(d["entity"]),
+            str(d["column"]),
+            str(d["pattern"]),
+            int(d["rows"]),
+            int(d["of"]),
+            str(d["why"]),
+            str(d["snippet"]),
+        )
+
+
+@dataclass(frozen=True)
 class RunResult:
     """What `verify diff` returns: where the run is, how it ended, and per-entity summaries."""
 
@@ -153,6 +183,7 @@ class RunResult:
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
     subset: dict[str, Any] = field(default_factory=dict)  # {"sample": …, "cohort": …} (engine/subset.py)
+    explanations: tuple[Suggestion, ...] = ()  # patterns of the unexplained (engine/explain.py)
 
     @property
     def blocking_rows(self) -> int:
@@ -184,6 +215,13 @@ class RunResult:
         if not all(isinstance(t, list) for t in texts.values()):
             raise ValueError("failures and notes must be lists")
         seconds = d.get("seconds")
+        explanations = d.get("explanations", [])
+        if not isinstance(explanations, list) or not all(isinstance(x, dict) for x in explanations):
+            raise ValueError("explanations must be a list of objects")
+        try:
+            suggestions = tuple(Suggestion.from_dict(x) for x in explanations)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"an explanation is corrupt ({exc})") from None
         return cls(
             run_dir,
             str(d.get("status")),
@@ -192,6 +230,7 @@ class RunResult:
             tuple(str(n) for n in texts["notes"]),
             float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0,
             subset,
+            suggestions,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,4 +245,5 @@ class RunResult:
             "notes": list(self.notes),
             **self.subset,
             "entities": {name: e.to_dict() for name, e in self.entities.items()},
+            "explanations": [s.to_dict() for s in self.explanations],
         }

@@ -1,0 +1,140 @@
+"""Explanations: the patterns of the unexplained differences, on real SQLite stores, and the
+suggested snippets, merged into the mapping, explain exactly those rows and no others."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import yaml
+
+from verify.engine.run import DiffOptions, run_diff
+
+COLUMNS = ["padded", "spaced", "code", "word", "empty", "missing", "amount", "price", "at", "state", "noise"]
+MAPPING = {
+    "version": 1,
+    "entities": {
+        "t": {
+            "old": {"table": "t"},
+            "new": {"table": "t"},
+            "key": ["id"],
+            "columns": {
+                **{c: {} for c in COLUMNS},
+                "amount": {"type": "int"},
+                "price": {"type": "float"},
+                "at": {"type": "timestamp"},
+                "state": {"type": "string"},
+            },
+        }
+    },
+}
+EXPECTED = {
+    "padded": "rtrim",
+    "spaced": "trim",
+    "code": "lower",
+    "word": "nfc",
+    "empty": "null_empty",
+    "missing": "sentinel",
+    "amount": "scale",
+    "price": "rounding",
+    "at": "offset",
+    "state": "recode",
+}  # and nothing for `noise`, which differs at random
+
+
+def stores(tmp: Path) -> tuple[str, str]:
+    """400 rows a side. A scale, a time zone and a recoding hold for a whole column (`amount`,
+    `at`, `state`); each other column differs in one row in ten, each in its own way."""
+    rng = random.Random(1)
+    dbs = {side: sqlite3.connect(tmp / f"{side}.db") for side in ("old", "new")}
+    types = {"amount": "INTEGER", "price": "REAL"}
+    typed = ", ".join(f"{c} {types.get(c, 'TEXT')}" for c in COLUMNS)
+    ddl = f"CREATE TABLE t (id INTEGER PRIMARY KEY, {typed})"
+    states = {0: "DRAFT", 1: "READY", 2: "PAUSED"}
+    for db in dbs.values():
+        db.execute(ddl)
+    for i in range(1, 401):
+        word = "Zoë"
+        at = dt.datetime(2024, 1, 1) + dt.timedelta(hours=i)
+        old = [i, f"name {i}", f"n{i}", f"AB{i}", word, None, None, i * 100, i + 0.123456]
+        old += [at.isoformat(sep=" "), str(i % 3), f"x{i}"]
+        new = list(old)
+        match i % 10:
+            case 0:
+                new[1] += "  "
+            case 1:
+                new[2] = f"  {old[2]} "
+            case 2:
+                new[3] = old[3].lower()
+            case 3:
+                new[4] = unicodedata.normalize("NFD", word)
+            case 4:
+                new[5] = ""
+            case 5:
+                new[6] = "N/A"
+            case 7:
+                new[8] = round(old[8], 2)
+            case 9:
+                new[11] = f"y{rng.random()}"
+        new[7], new[9], new[10] = i * 100_000, (at + dt.timedelta(hours=5)).isoformat(sep=" "), states[i % 3]
+        for db, row in ((dbs["old"], old), (dbs["new"], new)):
+            db.execute(f"INSERT INTO t VALUES ({', '.join('?' * len(row))})", row)
+    for db in dbs.values():
+        db.commit()
+        db.close()
+    return f"sqlite:///{tmp / 'old.db'}", f"sqlite:///{tmp / 'new.db'}"
+
+
+def diff(tmp: Path, mapping: dict, name: str, urls: tuple[str, str]):
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
+    return run_diff(DiffOptions(str(path), *urls, out_dir=str(tmp / name)))
+
+
+def test_each_pattern_gets_its_suggestion_and_random_differences_none(tmp_path):
+    result = diff(tmp_path, MAPPING, "run", stores(tmp_path))
+    found = {s.column: s.pattern for s in result.explanations}
+    assert found == EXPECTED
+    for s in result.explanations:
+        assert s.rows == s.of == (400 if s.column in ("amount", "at", "state") else 40), s
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())["explanations"]
+    assert {x["column"]: x["pattern"] for x in saved} == EXPECTED
+    assert result.exit_code == 1  # a suggestion changes no verdict
+
+
+def test_the_snippets_merged_into_the_mapping_explain_their_rows_and_only_them(tmp_path):
+    urls = stores(tmp_path)
+    diff(tmp_path, MAPPING, "run", urls)
+    verify = str(Path(sys.executable).with_name("verify"))
+    printed = subprocess.run(
+        [verify, "explain", "--run", str(tmp_path / "run")], capture_output=True, text=True, check=True
+    ).stdout
+    fragment = yaml.safe_load(printed)["entities"]["t"]
+    mapping = json.loads(json.dumps(MAPPING))
+    entity = mapping["entities"]["t"]
+    entity["old"].update(fragment["old"])  # the old side's time zone
+    for column, keys in fragment["columns"].items():
+        entity["columns"][column].update(keys)
+    entity["rules"] = [{**r, "owner": "me"} for r in fragment["rules"]]
+    after = diff(tmp_path, mapping, "after", urls).entities["t"]
+    unexplained = after.by_rule["unexplained"]
+    assert (unexplained.rows, after.blocking_rows) == (40, 40)  # `noise`, and nothing else
+    explained_by_rules = {name: rc.rows for name, rc in after.by_rule.items() if name != "unexplained"}
+    assert explained_by_rules == {
+        "empty_null_as_empty": 40,
+        "missing_null_as_n_a": 40,
+        "price_rounded_to_2_places": 40,
+    }
+
+
+def test_explain_on_a_directory_that_is_no_run_is_bad_input(tmp_path):
+    verify = str(Path(sys.executable).with_name("verify"))
+    proc = subprocess.run([verify, "explain", "--run", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "is not a verify run directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
