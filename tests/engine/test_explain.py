@@ -138,3 +138,20 @@ def test_explain_on_a_directory_that_is_no_run_is_bad_input(tmp_path):
     proc = subprocess.run([verify, "explain", "--run", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and "is not a verify run directory" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_reports_show_the_explanations(tmp_path):
+    from verify.report.html import render_html
+    from verify.report.load import load_report
+    from verify.report.markdown import render_markdown
+
+    diff(tmp_path, MAPPING, "run", stores(tmp_path))
+    report = load_report(str(tmp_path / "run"))
+    assert {s.column for s in report.explanations} == set(EXPECTED)
+    markdown, html = render_markdown(report), render_html(report)
+    assert "## What the unexplained differences have in common" in markdown
+    assert (
+        "| t | padded | 40 | 40 | the two sides differ only in trailing blanks "
+        "| `padded: {normalize: [rtrim]}` |" in markdown
+    )
+    assert 'id="explanations"' in html and "map_old: {0: &quot;DRAFT&quot;" in html

@@ -96,6 +96,7 @@ def render_html(report: RunReport) -> str:
         parts.append(f'<p class="note">failed: {e(failure)}</p>')
     parts.append(_entities_table(report.entities))
     parts.append(_rules_table(report.entities))
+    parts.append(_explanations(report))
     changes = {c.entity: c for c in report.comparison.entities} if report.comparison else {}
     if report.comparison:
         c = report.comparison
@@ -110,6 +111,24 @@ def render_html(report: RunReport) -> str:
         parts.append(_entity_section(ent, changes.get(ent.name), report.history))
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _explanations(report: RunReport) -> str:
+    """What the unexplained differences have in common, with the snippet that would explain it."""
+    if not report.explanations:
+        return ""
+    rows = "".join(
+        f"<tr><td>{e(s.entity)}</td><td>{e(s.column)}</td><td class='n'>{s.rows:,}</td>"
+        f"<td class='n'>{s.of:,}</td><td>{e(s.why)}</td><td><pre>{e(s.snippet)}</pre></td></tr>"
+        for s in report.explanations
+    )
+    return (
+        '<h2>What the unexplained differences have in common</h2><p id="explanations-note">'
+        "Suggestions (<code>verify explain --run DIR</code> prints them as YAML); none changes a verdict."
+        '</p><table id="explanations"><thead><tr><th>entity</th><th>column</th><th>rows it explains</th>'
+        "<th>of the column's</th><th>what they have in common</th><th>change</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def _entities_table(entities: tuple[EntityReport, ...]) -> str:

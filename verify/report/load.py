@@ -72,7 +72,10 @@ def load_report(
             else:
                 comparison = compare_runs(run, prev, "previous run")
     failures = run.summary.failures
-    return RunReport(RunInfo.of(run), entities, history, comparison, tuple(notes), sample_rows, failures)
+    explained = run.summary.explanations
+    return RunReport(
+        RunInfo.of(run), entities, history, comparison, tuple(notes), sample_rows, failures, explained
+    )
 
 
 def _entity(run: StoredRun, name: str, e: EntitySummary, sample_rows: int) -> EntityReport:

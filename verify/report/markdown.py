@@ -77,11 +77,31 @@ def render_markdown(report: RunReport) -> str:
             )
         )
     out += _rules(report.entities)
+    out += _explanations(report)
     out += _columns(report.entities)
     out += _unpaired(report.entities)
     out += _changes(report)
     out += _samples(report.entities)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _explanations(report: RunReport) -> list[str]:
+    """What the unexplained differences have in common, and the change that would explain it."""
+    if not report.explanations:
+        return []
+    out = [
+        "",
+        "## What the unexplained differences have in common",
+        "",
+        "Suggestions (`verify explain --run DIR` prints them as YAML); none changes a verdict.",
+        "",
+        _row("entity", "column", "rows it explains", "of the column's", "what they have in common", "change"),
+        _row("---", "---", "---:", "---:", "---", "---"),
+    ]
+    for s in report.explanations:
+        change = "a rule" if s.snippet.startswith("- ") else code(s.snippet.split("  #")[0])
+        out.append(_row(esc(s.entity), esc(s.column), f"{s.rows:,}", f"{s.of:,}", esc(s.why), change))
+    return out
 
 
 def _rules(entities: tuple[EntityReport, ...]) -> list[str]:

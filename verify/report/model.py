@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from verify.results.history import StoredRun
+from verify.results.summary import Suggestion
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "accept": 2}
 SAMPLE_ROWS = 10  # sample rows (keys) per rule
@@ -171,6 +172,7 @@ class RunReport:
     notes: tuple[str, ...] = ()
     sample_rows: int = SAMPLE_ROWS
     failures: tuple[str, ...] = field(default=())
+    explanations: tuple[Suggestion, ...] = ()  # what the unexplained differences have in common
 
     @property
     def verdict(self) -> str:
