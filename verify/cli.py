@@ -521,6 +521,49 @@ def explain(run_dir: str) -> None:
     click.echo(render_yaml(read_run(run_dir).summary.explanations), nl=False)
 
 
+@main.command()
+@OLD_URL
+@NEW_URL
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="OLD[=NEW]",
+    help="A table pair to draft (repeatable); default: every table whose name pairs.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    metavar="FILE",
+    help="Where to write the draft ('-', the default: stdout); an existing file is not overwritten.",
+)
+@reports_errors
+def init(old_url: str, new_url: str, tables: tuple[str, ...], out_path: str) -> None:
+    """Draft a mapping from the two live schemas: tables paired by name, keys from primary keys
+    and unique indexes, columns by name and by likely renames, each with a comment saying why.
+
+    Review the draft, then run verify check on it. Exit 0: drafted; 2: bad input (a URL, a
+    table that is not there, a file that exists).
+    """
+    from verify.draft import draft
+    from verify.report.output import write_text
+    from verify.sources.open import reader_for
+
+    if out_path != "-" and os.path.exists(out_path):
+        raise UsageError(f"--out {out_path} exists; verify init does not overwrite it: give another file")
+    text = draft(reader_for(old_url, "auto", "old"), reader_for(new_url, "auto", "new"), tables)
+    if out_path == "-":
+        click.echo(text, nl=False)
+    else:
+        write_text(out_path, text, "--out")
+        click.echo(
+            f"drafted {out_path}; review it, then: verify check --mapping {out_path} --old URL --new URL",
+            err=True,
+        )
+
+
 @main.group()
 def scenario() -> None:
     """Demo and test scenarios with planted defects and ground truth."""

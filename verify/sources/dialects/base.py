@@ -163,6 +163,15 @@ class Dialect:
         q = self.quote(column.name)
         return q if column.select is None else f"{column.select.format(q)} AS {q}"
 
+    def tables(self, reader: Any) -> list[str]:
+        """The tables and views of the URL's database (schema-qualified outside the default one),
+        for `verify init`; a family without a catalog query has none to list."""
+        raise SourceError(
+            f"verify cannot list the tables of {reader.masked_url} ({self.family}); "
+            "name each pair with --table OLD=NEW",
+            reader.masked_url,
+        )
+
     def unique_keys(self, reader: Any, table: str) -> list[tuple[str, ...]] | None:
         """The column lists of the table's primary key and unique indexes, or None: not known."""
         return None

@@ -185,6 +185,13 @@ class MySQL(Dialect):
             return f"{ZERO_DATE_GUARD.format(q)} AS {q}"
         return super().read_sql(column)
 
+    def tables(self, reader: Any) -> list[str]:
+        rows = reader.read(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+            "ORDER BY TABLE_NAME"
+        )
+        return [str(n) for (n,) in rows.iter_rows()]
+
     def unique_keys(self, reader: Any, table: str) -> list[tuple[str, ...]] | None:
         schema, _, name = table.rpartition(".")
         where_schema = self.literal(schema) if schema else "DATABASE()"

@@ -161,6 +161,17 @@ class Postgres(Dialect):
             out.append(_column(c.name, typname, typname, typtype, category, elem, typmod))
         return out
 
+    def tables(self, reader: Any) -> list[str]:
+        rows = reader.read(
+            "SELECT CASE WHEN n.nspname = ANY (current_schemas(false)) THEN c.relname::text "
+            "ELSE n.nspname || '.' || c.relname END AS name FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'v', 'm', 'p') "
+            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+            "AND NOT c.relispartition AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+            "WHERE d.objid = c.oid AND d.deptype = 'e') ORDER BY 1"  # no extension's own tables
+        )
+        return [str(n) for (n,) in rows.iter_rows()]
+
     def unique_keys(self, reader: Any, table: str) -> list[tuple[str, ...]] | None:
         rows = reader.read(
             "SELECT array_to_string(ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(n, o) "

@@ -42,6 +42,13 @@ class SQLite(Dialect):
     def connectorx_url(self, url: SourceURL) -> str:
         return "sqlite://" + quote(url.sqlite_path or "")
 
+    def tables(self, reader: Any) -> list[str]:
+        rows = reader.read(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        return [str(n) for (n,) in rows.iter_rows()]
+
     def unique_keys(self, reader: Any, table: str) -> list[tuple[str, ...]] | None:
         t = self.literal(table)
         primary = [
