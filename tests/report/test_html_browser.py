@@ -210,6 +210,10 @@ def test_chart_has_one_point_per_run_and_rule(rendered):
     assert len(points) == 3 * 3  # 3 runs x 3 rules
     rates = [p.attrs["data-rate"] for p in points if p.attrs["data-rule"] == "unexplained"]
     assert rates == ["0.100000", "0.200000", "0.300000"]
+    # `unexplained` is drawn in the blocking red in every chart, and no other rule is
+    fills = {p.attrs["data-rule"]: p.attrs["fill"] for p in points}
+    assert fills["unexplained"] == COLOURS["block"]
+    assert all(f != COLOURS["block"] for r, f in fills.items() if r != "unexplained")
     assert len(dom.find("circle", "point", within=charts["campaign"])) == 3
 
 
@@ -226,6 +230,8 @@ def test_samples_mark_the_differing_cells_and_data_stays_text(rendered):
         ("state", "Cafe\\u0301"),
         ("state", "Caf\\u00e9"),
     ]
+    # inside a differing cell, the characters that differ are marked
+    assert [m.text for c in marked[2:] for m in dom.find("mark", within=c)] == ["e\\u0301", "\\u00e9"]
     fixed = dom.find("details", "keys-fixed")
     assert len(fixed) == 1 and "(1, 1)" in fixed[0].text
 
@@ -238,3 +244,11 @@ def test_screenshot_is_the_page_in_its_verdict_colours(rendered):
     assert len(counts) > 50, "the page rendered (nearly) blank"
     for verdict in ("block", "warn", "clean"):
         assert counts[rgb(COLOURS[verdict])] > 200, f"no {verdict} badge colour in the screenshot"
+
+
+def test_one_run_has_no_trend_chart(tmp_path):
+    from report_fixtures import DIFFS, RUN_IDS, write_run
+
+    write_run(tmp_path / "runs" / RUN_IDS[0], "2025-01-01T10:00:00.000000+00:00", DIFFS[0])
+    html = render_html(load_report(str(tmp_path / "runs" / RUN_IDS[0])))
+    assert 'class="trend"' not in html and "Rate per rule" not in html

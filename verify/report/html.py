@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 
+from verify.engine.rules import UNEXPLAINED
 from verify.report.model import (
     EntityChanges,
     EntityReport,
@@ -16,11 +17,19 @@ from verify.report.model import (
     RunReport,
     key_text,
 )
-from verify.report.text import VERDICT_LABEL, pct, row_label, show_pair, target
+from verify.report.text import VERDICT_LABEL, marked, pct, row_label, show_pair, target
 
 COLOURS = {"clean": "#1a7f37", "warn": "#bf8700", "block": "#cf222e", "incomplete": "#cf222e"}
 SEVERITY_COLOURS = {"block": "#cf222e", "warn": "#bf8700", "accept": "#1a7f37"}
-PALETTE = ("#0969da", "#cf222e", "#8250df", "#bf8700", "#1a7f37", "#bc4c00", "#1b7c83", "#6e7781")
+# Rule lines in the trend: `unexplained` in the blocking red in every chart, the others in colours
+# that are not it.
+PALETTE = ("#0969da", "#8250df", "#bf8700", "#1a7f37", "#bc4c00", "#1b7c83", "#6e7781", "#9a6700")
+
+
+def _rule_colour(rule: str, j: int) -> str:
+    return SEVERITY_COLOURS["block"] if rule == UNEXPLAINED else PALETTE[j % len(PALETTE)]
+
+
 KEYS_SHOWN = 100
 
 CSS = """
@@ -39,6 +48,9 @@ th{background:#f6f8fa;font-weight:600} td.n{text-align:right;font-variant-numeri
 tr.entity td:first-child{border-left:6px solid var(--v)}
 td.val{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap;max-width:28em}
 td.diff{background:#ffebe9;outline:2px solid #cf222e;outline-offset:-2px}
+#explanations pre{white-space:pre-wrap;margin:0;max-width:44em}
+#explanations td:nth-child(5){min-width:16em}
+td.diff mark{background:#ffb8b0;color:inherit;border-radius:2px;padding:0 1px}
 td.diff.new{background:#dafbe1;outline-color:#1a7f37}
 td.same{color:#8c959f}
 td.rowkind{background:#fff8c5;font-style:italic}
@@ -253,7 +265,7 @@ def _changes(c: EntityChanges) -> str:
 def _chart(x: EntityReport, history: tuple[HistoryPoint, ...]) -> str:
     """Rates per rule across the runs: one line per rule, one point per run (inline SVG)."""
     rules = sorted({r for p in history for r in p.rates.get(x.name, {})})
-    if not rules:
+    if not rules or len(history) < 2:  # one run is a point, not a trend: its rates are in the tables
         return ""
     width, height, left, right, top, bottom = 640, 220, 56, 16, 12, 40
     n = len(history)
@@ -286,7 +298,7 @@ def _chart(x: EntityReport, history: tuple[HistoryPoint, ...]) -> str:
             f'<text x="{px(i):.1f}" y="{height - bottom + 16}" text-anchor="{anchor}">{e(label)}</text>'
         )
     for j, rule in enumerate(rules):
-        colour = PALETTE[j % len(PALETTE)]
+        colour = _rule_colour(rule, j)
         points = [(px(i), py(p.rates.get(x.name, {}).get(rule, 0.0))) for i, p in enumerate(history)]
         if n > 1:
             svg.append(
@@ -304,7 +316,7 @@ def _chart(x: EntityReport, history: tuple[HistoryPoint, ...]) -> str:
             )
     svg.append("</svg>")
     legend = "".join(
-        f'<span><i style="background:{PALETTE[j % len(PALETTE)]}"></i>{e(rule)}</span>'
+        f'<span><i style="background:{_rule_colour(rule, j)}"></i>{e(rule)}</span>'
         for j, rule in enumerate(rules)
     )
     return (
@@ -345,11 +357,10 @@ def _samples(x: EntityReport, r: RuleReport) -> str:
             if cell is None:
                 cells += '<td class="same" colspan="2" title="no difference under this rule">·</td>'
                 continue
-            old, new = show_pair(cell.old, cell.new)
-            cells += (
-                f'<td class="val diff old" data-column="{e(col)}">{e(old)}</td>'
-                f'<td class="val diff new" data-column="{e(col)}">{e(new)}</td>'
-            )
+            shown = marked(*show_pair(cell.old, cell.new))
+            for side, (head, mid, tail) in zip(("old", "new"), shown, strict=True):
+                mark = f"<mark>{e(mid)}</mark>" if mid else ""
+                cells += f'<td class="val diff {side}" data-column="{e(col)}">{e(head)}{mark}{e(tail)}</td>'
         if row_level:
             cells += f'<td class="rowkind">{e(row_label(s)) if s.kind != "value" else ""}</td>'
         out.append(f'<tr class="sample" data-kind="{e(s.kind)}">{cells}</tr>')

@@ -34,8 +34,30 @@ def _visible_ends(text: str) -> str:
 
 
 def _escaped(text: str) -> str:
-    """Non-ASCII characters as \\uXXXX, to show composed vs decomposed forms apart."""
-    return "".join(c if ord(c) < 128 else f"\\u{ord(c):04x}" for c in text)
+    """The characters that hide or look like others as \\uXXXX: combining marks, zero-width and
+    other invisible characters, spaces other than the plain one, and precomposed letters (so
+    that "\\u00e9" and "e\\u0301" show apart). Other text, "Søren" or "東京", stays as it is."""
+    return "".join(f"\\u{ord(c):04x}" if _hides(c) else c for c in text)
+
+
+def _hides(c: str) -> bool:
+    if ord(c) < 128:
+        return False
+    category = unicodedata.category(c)
+    return category[0] in "MC" or category in ("Zs", "Zl", "Zp") or bool(unicodedata.decomposition(c))
+
+
+def marked(old: str, new: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
+    """Each of two shown values as (same start, the part that differs, same end), so that a
+    report can highlight the characters that differ inside a cell."""
+    start = 0
+    while start < min(len(old), len(new)) and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    cut = [(t[:start], t[start : len(t) - end], t[len(t) - end :]) for t in (old, new)]
+    return cut[0], cut[1]
 
 
 def show(value: str | None) -> str:
@@ -43,7 +65,11 @@ def show(value: str | None) -> str:
     if value is None:
         return "NULL"
     text = _visible_ends(value)
-    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" for c in text)
+    return "".join(c if c.isprintable() or c == " " else _code(c) for c in text)
+
+
+def _code(c: str) -> str:
+    return f"\\x{ord(c):02x}" if ord(c) < 128 else f"\\u{ord(c):04x}"
 
 
 def show_pair(old: str | None, new: str | None) -> tuple[str, str]:
