@@ -454,6 +454,14 @@ def gate(
     metavar="N",
     help="Sample rows per rule.",
 )
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="A rollout policy: the reports show the gate's verdict at --stage beside their own.",
+)
+@click.option("--stage", type=float, metavar="PERCENT", help="The rollout stage to gate (with --policy).")
 @reports_errors
 def report(
     run_dir: str,
@@ -464,6 +472,8 @@ def report(
     compare_to: str | None,
     no_compare: bool,
     samples: int,
+    policy_path: str | None,
+    stage: float | None,
 ) -> None:
     """Render a run for reviewers: HTML, Markdown, JSON, JUnit XML.
 
@@ -481,7 +491,19 @@ def report(
         outputs["markdown"] = "-"
     if sum(1 for v in outputs.values() if v == "-") > 1:
         raise UsageError("only one report can go to stdout ('-'); give the others a file")
+    if (policy_path is None) != (stage is None):
+        raise UsageError("--policy and --stage go together: give both, or neither")
     result = load_report(run_dir, compare_to=compare_to, compare=not no_compare, sample_rows=samples)
+    if policy_path is not None and stage is not None:
+        import dataclasses
+
+        from verify.gate.render import render_text
+        from verify.gate.verdict import gate_run
+        from verify.report.model import GateView
+
+        verdict = gate_run(run_dir, policy_path, stage, None)
+        gate = GateView(verdict.verdict, stage, tuple(render_text(verdict).splitlines()))
+        result = dataclasses.replace(result, gate=gate)
     render = renderers()
     for fmt, path in outputs.items():
         if not path:

@@ -91,3 +91,27 @@ def test_real_subprocess(runs):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith('<?xml version="1.0" encoding="UTF-8"?>')
     assert 'failures="1"' in proc.stdout
+
+
+def test_the_gate_verdict_is_on_the_page_beside_the_reports_own(tmp_path):
+    """The DFP demo's creative entity has blocking rows (BLOCKING here) under the 1% the gate
+    allows at stage 1 (PASS there); with --policy and --stage the page says both, and why."""
+    from verify.scenario import build
+
+    old, new = f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"
+    build("dfp_to_f1", old_url=old, new_url=new, rows=20_000, seed=1)  # as `make demo`
+    root = Path(__file__).resolve().parents[2]
+    run_dir = tmp_path / "run"
+    diff = ["diff", "--mapping", str(root / "mappings/dfp_to_f1.yaml"), "--old", old, "--new", new]
+    assert CliRunner().invoke(main, [*diff, "--out", str(run_dir)]).exit_code == 1
+    policy = str(root / "scenarios/dfp_to_f1/rollout.yaml")
+    page = tmp_path / "r.html"
+    args = ["report", "--run", str(run_dir), "--html", str(page), "--markdown", "-", "--policy", policy]
+    result = CliRunner().invoke(main, [*args, "--stage", "1"])
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert '<section id="gate" data-verdict="FAIL"' in html
+    assert "PASS         creative: blocking rate" in html and "counts every blocking row" in html
+    assert "**Rollout gate at stage 1%: FAIL**" in result.output
+    alone = CliRunner().invoke(main, ["report", "--run", str(run_dir), "--policy", policy])
+    assert alone.exit_code == 2 and "--policy and --stage go together" in alone.output

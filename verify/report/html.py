@@ -102,6 +102,7 @@ def render_html(report: RunReport) -> str:
         f"new <code>{e(run.new_url or '?')}</code></p>",
         "</header><main>",
     ]
+    parts.append(_gate(report))
     for note in report.notes:
         parts.append(f'<p class="note">{e(note)}</p>')
     for failure in report.failures:
@@ -123,6 +124,24 @@ def render_html(report: RunReport) -> str:
         parts.append(_entity_section(ent, changes.get(ent.name), report.history))
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _gate(report: RunReport) -> str:
+    """The rollout gate's verdict beside the page's own, and why the two may differ."""
+    g = report.gate
+    if g is None:
+        return ""
+    colour = COLOURS["clean"] if g.verdict == "PASS" else COLOURS["block"]
+    why = (
+        f"The page's verdict ({e(VERDICT_LABEL[report.verdict])}) counts every blocking row; the gate "
+        "allows each stage a rate of them, and fails closed on a partial, stale or changed run."
+    )
+    return (
+        f'<section id="gate" data-verdict="{e(g.verdict)}" style="border-left:6px solid {colour};'
+        'padding:.2em 1em;margin:1em 0;background:#f6f8fa">'
+        f"<h2>Rollout gate at stage {e(f'{g.stage:g}')}%: {e(g.verdict)}</h2><p>{why}</p>"
+        f"<pre>{e(chr(10).join(g.lines))}</pre></section>"
+    )
 
 
 def _explanations(report: RunReport) -> str:

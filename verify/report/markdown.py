@@ -38,6 +38,17 @@ def render_markdown(report: RunReport) -> str:
         f"Old store {code(run.old_url or '?')}, new store {code(run.new_url or '?')}.",
         "",
     ]
+    if report.gate is not None:
+        g = report.gate
+        out += [
+            f"**Rollout gate at stage {g.stage:g}%: {esc(g.verdict)}** (the gate allows each stage a rate of "
+            f"blocking rows; this report's verdict counts every one).",
+            "",
+            "```",
+            *g.lines,
+            "```",
+            "",
+        ]
     for note in report.notes:
         out.append(f"> {esc(note)}")
     for failure in report.failures:

@@ -164,6 +164,15 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class GateView:
+    """A rollout gate's verdict on the run (verify report --policy FILE --stage P), as shown."""
+
+    verdict: str  # PASS | FAIL | INCONCLUSIVE
+    stage: float
+    lines: tuple[str, ...]  # the gate's own text, as `verify gate` prints it
+
+
+@dataclass(frozen=True)
 class RunReport:
     run: RunInfo
     entities: tuple[EntityReport, ...]
@@ -173,6 +182,7 @@ class RunReport:
     sample_rows: int = SAMPLE_ROWS
     failures: tuple[str, ...] = field(default=())
     explanations: tuple[Suggestion, ...] = ()  # what the unexplained differences have in common
+    gate: GateView | None = None
 
     @property
     def verdict(self) -> str:
