@@ -232,6 +232,11 @@ def test_samples_mark_the_differing_cells_and_data_stays_text(rendered):
     ]
     # inside a differing cell, the characters that differ are marked
     assert [m.text for c in marked[2:] for m in dom.find("mark", within=c)] == ["e\\u0301", "\\u00e9"]
+    # each differing column has its own samples, whichever rule explains them
+    by_column = dom.find("table", "column-samples", data_entity="line_item")
+    assert [t.attrs["data-column"] for t in by_column] == ["budget", "end_time", "name", "state"]
+    name_rows = dom.find("tr", "sample", within=by_column[2])
+    assert "unexplained" in name_rows[0].text and "<script>alert('x')</script>" in name_rows[0].text
     fixed = dom.find("details", "keys-fixed")
     assert len(fixed) == 1 and "(1, 1)" in fixed[0].text
 

@@ -10,6 +10,7 @@ import html
 
 from verify.engine.rules import UNEXPLAINED
 from verify.report.model import (
+    ColumnSample,
     EntityChanges,
     EntityReport,
     HistoryPoint,
@@ -245,6 +246,8 @@ def _entity_section(x: EntityReport, changes: EntityChanges | None, history: tup
     out.append(_chart(x, history))
     for r in x.rules:
         out.append(_samples(x, r))
+    for column, cells in x.column_samples:
+        out.append(_column_samples(x, column, cells))
     out.append("</section>")
     return "\n".join(out)
 
@@ -342,6 +345,29 @@ def _chart(x: EntityReport, history: tuple[HistoryPoint, ...]) -> str:
         f"<h3>Rate per rule over the last {n} run(s)</h3>"
         + "".join(svg)
         + f'<div class="legend">{legend}</div>'
+    )
+
+
+def _column_samples(x: EntityReport, column: str, cells: tuple[ColumnSample, ...]) -> str:
+    """A column's first differing cells, whichever rule explains each: a whole column at a glance."""
+    total = dict(x.by_column).get(column, len(cells))
+    rows = []
+    for c in cells:
+        key = "".join(f'<td class="val key">{e("NULL" if v is None else key_text((v,)))}</td>' for v in c.key)
+        shown = marked(*show_pair(c.old, c.new))
+        values = "".join(
+            f'<td class="val diff {side}">{e(head)}{f"<mark>{e(mid)}</mark>" if mid else ""}{e(tail)}</td>'
+            for side, (head, mid, tail) in zip(("old", "new"), shown, strict=True)
+        )
+        rows.append(f'<tr class="sample">{key}<td>{e(c.rule)}</td>{values}</tr>')
+    return (
+        f'<h3 id="{_anchor("column", x.name, column)}">Column {e(column)} ({len(cells)} of {total:,} '
+        f'differing cells)</h3><table class="samples column-samples" data-entity="{e(x.name)}" '
+        f'data-column="{e(column)}"><thead><tr>'
+        + "".join(f"<th>{e(k)}</th>" for k in x.keys)
+        + "<th>rule</th><th>old</th><th>new</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
     )
 
 

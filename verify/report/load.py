@@ -17,6 +17,7 @@ from verify.report.model import (
     SAMPLE_ROWS,
     SEVERITY_ORDER,
     Cell,
+    ColumnSample,
     EntityReport,
     HistoryPoint,
     RuleReport,
@@ -82,6 +83,7 @@ def _entity(run: StoredRun, name: str, e: EntitySummary, sample_rows: int) -> En
     compared = e.compared
     keys = run.key_columns(name) or []
     samples = read_samples(run.parts(name), keys, sample_rows) if keys else {}
+    column_samples = read_column_samples(run.parts(name), keys, sample_rows) if keys else ()
     rules = []
     for rule, r in e.by_rule.items():
         rules.append(
@@ -129,6 +131,7 @@ def _entity(run: StoredRun, name: str, e: EntitySummary, sample_rows: int) -> En
         rules=tuple(rules),
         by_column=tuple(sorted(e.by_column.items())),
         unpaired=tuple((side, tuple(cols)) for side, cols in e.unpaired_columns.items() if cols),
+        column_samples=column_samples,
     )
 
 
@@ -172,6 +175,30 @@ def read_samples(parts: list[str], keys: list[str], limit: int) -> dict[str, tup
             for key, recs in rows.items()
         )
     return out
+
+
+def read_column_samples(
+    parts: list[str], keys: list[str], limit: int
+) -> tuple[tuple[str, tuple[ColumnSample, ...]], ...]:
+    """Per column with differing values, its first `limit` differing cells in key order."""
+    if not parts or limit <= 0:
+        return ()
+    import polars as pl
+
+    lf = scan_parts(parts).filter(pl.col("kind") == "value")
+    what = f"{parts[0].rsplit('/', 2)[-2]}"
+    picked = collect(
+        lf.sort([*keys], nulls_last=True)
+        .group_by("column", maintain_order=True)
+        .head(limit)
+        .select("column", *keys, "rule", "old", "new"),
+        what,
+    )
+    out: dict[str, list[ColumnSample]] = {}
+    for rec in picked.iter_rows(named=True):
+        sample = ColumnSample(tuple(rec[k] for k in keys), rec["rule"], rec["old"], rec["new"])
+        out.setdefault(rec["column"], []).append(sample)
+    return tuple((c, tuple(v)) for c, v in sorted(out.items()))
 
 
 def _rates(run: StoredRun) -> dict[str, dict[str, float]]:

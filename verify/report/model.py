@@ -88,6 +88,16 @@ class EntityReport:
     rules: tuple[RuleReport, ...]
     by_column: tuple[tuple[str, int], ...]
     unpaired: tuple[tuple[str, tuple[str, ...]], ...] = ()  # "*": (side, its columns only)
+    # Per differing column, its first differing cells in key order, under whichever rule.
+    column_samples: tuple[tuple[str, tuple[ColumnSample, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class ColumnSample:
+    key: tuple[Any, ...]
+    rule: str
+    old: str | None
+    new: str | None
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,10 @@ class RunReport:
         d["verdict"] = self.verdict
         for e in d["entities"]:
             e["by_column"] = dict(e["by_column"])
+            e["column_samples"] = {
+                column: [{**c, "key": [json_value(v) for v in c["key"]]} for c in cells]
+                for column, cells in e["column_samples"]
+            }
             for r in e["rules"]:
                 r["samples"] = [
                     {
