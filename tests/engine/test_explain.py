@@ -155,3 +155,49 @@ def test_the_reports_show_the_explanations(tmp_path):
         "| `padded: {normalize: [rtrim]}` |" in markdown
     )
     assert 'id="explanations"' in html and "map_old: {0: &quot;DRAFT&quot;" in html
+
+
+def test_on_the_dfp_scenario_each_waived_defect_kind_is_suggested_back(tmp_path):
+    """The hand-written mapping's rules for NFC names, trailing blanks, the 2038 and 1970
+    sentinels and money rounding taken out: each comes back as a suggestion, nothing is
+    suggested for the bugs with no pattern, and with the suggestions merged the blocking rows
+    are exactly those of the hand-written mapping."""
+    from verify.scenario import build
+
+    root = Path(__file__).resolve().parents[2]
+    urls = (f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}")
+    build("dfp_to_f1", old_url=urls[0], new_url=urls[1], rows=20_000, seed=1)
+    written = yaml.safe_load((root / "mappings/dfp_to_f1.yaml").read_text())
+    waived = {
+        "names_nfc_normalized",
+        "names_right_trimmed",
+        "open_end_as_2038_sentinel",
+        "zero_date_as_epoch",
+        "money_rounded_to_cents",
+    }
+    stripped = yaml.safe_load((root / "mappings/dfp_to_f1.yaml").read_text())  # a copy
+    line_item = stripped["entities"]["line_item"]
+    line_item["rules"] = [r for r in line_item["rules"] if r["name"] not in waived]
+    run = diff(tmp_path, stripped, "stripped", urls)
+    found = sorted((s.column, s.pattern) for s in run.explanations)
+    assert found == [
+        ("budget", "rounding"),
+        ("end_time", "sentinel"),
+        ("end_time", "sentinel"),
+        ("name", "nfc"),
+        ("name", "rtrim"),
+        ("start_time", "offset"),  # the DST fall-back hour: a bug the hand-written mapping leaves
+    ]
+    verify = str(Path(sys.executable).with_name("verify"))
+    printed = subprocess.run(
+        [verify, "explain", "--run", str(tmp_path / "stripped")], capture_output=True, text=True, check=True
+    ).stdout
+    fragment = yaml.safe_load(printed)["entities"]["line_item"]
+    for column, keys in fragment["columns"].items():
+        line_item["columns"][column] = {**(line_item["columns"][column] or {}), **keys}
+    line_item["rules"] += [{**r, "owner": "me"} for r in fragment["rules"]]
+    merged = diff(tmp_path, stripped, "merged", urls)
+    by_hand = diff(tmp_path, written, "by-hand", urls)
+    assert merged.blocking_rows == by_hand.blocking_rows
+    for name in merged.entities:
+        assert merged.entities[name].blocking_rows == by_hand.entities[name].blocking_rows, name

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import yaml
+
 from verify.results.summary import Suggestion
 
 HEADING = "what the unexplained differences have in common (suggestions; no verdict is changed by them):"
@@ -38,15 +40,28 @@ def render_yaml(suggestions: Sequence[Suggestion]) -> str:
             out.append(f"    {s.snippet}")
         if columns:
             out.append("    columns:")
-            for s in columns:
-                out.append(f"      {_comment(s)}")
-                out.append(f"      {s.snippet}")
+            for column in dict.fromkeys(s.column for s in columns):
+                theirs = [s for s in columns if s.column == column]
+                out += [f"      {_comment(s)}" for s in theirs]
+                out.append(f"      {_merged(theirs)}")
         if rules:
             out.append("    rules:")
             for s in rules:
                 out.append(f"      {_comment(s)}")
                 out += [f"      {line}" for line in s.snippet.splitlines()]
     return "\n".join(out) + "\n"
+
+
+def _merged(suggestions: list[Suggestion]) -> str:
+    """One column's snippets as one line: their keys together, normalization steps in a row."""
+    if len(suggestions) == 1:
+        return suggestions[0].snippet
+    keys: dict[str, object] = {}
+    for s in suggestions:
+        for k, v in next(iter(yaml.safe_load(s.snippet).values())).items():
+            keys[k] = [*keys.get(k, []), *v] if k == "normalize" else v  # type: ignore[misc]
+    body = yaml.safe_dump(keys, default_flow_style=True, width=10_000).strip()
+    return f"{suggestions[0].column}: {body}"
 
 
 def _comment(s: Suggestion) -> str:
