@@ -78,7 +78,8 @@ def test_the_draft_of_the_sqlite_scenario_passes_check_and_is_close_to_the_mappi
 @pytest.mark.mysql
 @pytest.mark.postgres
 def test_the_draft_of_the_mariadb_to_postgres_scenario_passes_check(tmp_path, mysql_db, postgres_db):
-    build("dfp_to_f1", old_url=mysql_db.url, new_url=postgres_db.url, rows=300, seed=3)
+    truth = str(tmp_path / "truth.parquet")  # not in the working directory
+    build("dfp_to_f1", old_url=mysql_db.url, new_url=postgres_db.url, rows=300, seed=3, truth_path=truth)
     draft = draft_and_check(tmp_path, mysql_db.url, postgres_db.url, *TABLES)
     right, total, missed = closeness(draft)
     assert right >= 0.8 * total, missed
