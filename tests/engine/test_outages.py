@@ -183,7 +183,9 @@ def test_a_mariadb_restart_mid_run_loses_and_doubles_nothing(
     ended = time.monotonic()
     restarter.join(timeout=60)
     assert not restarter.is_alive() and when["stopped"] < when["started"] < ended, "not restarted mid-run"
-    assert len(list(records.glob("*.json"))) == 30  # every segment, once
+    # Every segment, once (about 30: the count is sized from InnoDB's row estimate, not a count).
+    planned = json.loads((tmp_path / "restarted" / "run.json").read_text())["plan"]["t"]["segments"]
+    assert planned > 20 and len(list(records.glob("*.json"))) == planned
     assert outcome(restarted) == reference
 
 
