@@ -41,6 +41,8 @@ class SegmentCounts:
     skipped_unsettled: int = 0  # keys left out because they changed too recently (--settle-*)
     rows_read: int = 0  # rows transferred from both stores (checksums spare the equal ones)
     by_column: dict[str, int] = field(default_factory=dict)
+    # column -> value -> [unexplained missing rows holding it, old rows holding it] (explain.py)
+    missing_values: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     def add(self, other: SegmentCounts) -> None:
         for name in (
@@ -58,6 +60,11 @@ class SegmentCounts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for col, n in other.by_column.items():
             self.by_column[col] = self.by_column.get(col, 0) + n
+        for col, values in other.missing_values.items():
+            into = self.missing_values.setdefault(col, {})
+            for value, (missing, held) in values.items():
+                was = into.get(value, [0, 0])
+                into[value] = [was[0] + missing, was[1] + held]
 
 
 def display(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:

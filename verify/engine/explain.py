@@ -8,8 +8,12 @@ scale of 10^k, rounding, a constant time offset, integer codes recoded as texts.
 that covers enough of a column's rows becomes a Suggestion: a YAML snippet for the mapping,
 the rows it would explain, and how many of that column's unexplained rows it would not.
 
+Missing rows are profiled too: where the unexplained rows missing in the new store mostly hold
+one value of a column that the other rows mostly do not (a soft-delete flag), a
+`missing_in_new` rule is suggested.
+
 A suggestion is a suggestion: it never changes a verdict. Differences with no pattern (rows
-dropped, values that differ at random) get none.
+dropped at random, values that differ at random) get none.
 """
 
 from __future__ import annotations
@@ -250,3 +254,68 @@ def _recode(rows: pl.DataFrame, column: str) -> tuple[str, str] | None:
     )
     why = "the old side's integer codes stand one-to-one for the new side's texts"
     return why, f"{column}: {{map_old: {{{mapping}}}}}"
+
+
+# --- missing rows that share a value -------------------------------------------------------------
+
+PROFILED = 10  # a column is profiled where a segment's old rows hold at most this many values
+
+
+def missing_values(
+    rows: pl.DataFrame, records: pl.DataFrame, old: pl.DataFrame, keys: list[str]
+) -> dict[str, dict[str, list[int]]]:
+    """For one segment, per column of few values (a flag, a status): each value's count among
+    the unexplained missing rows and among all the segment's old rows, to tell a value that the
+    missing rows share (a soft delete) from one every row holds. Values are JSON texts."""
+    if rows.is_empty() or records.is_empty():
+        return {}
+    unexplained = records.filter((pl.col("kind") == "missing_in_new") & (pl.col("rule") == UNEXPLAINED))
+    if unexplained.is_empty():
+        return {}
+    missing = rows.filter(pl.col("__old__").is_not_null() & pl.col("__new__").is_null()).join(
+        unexplained.select(keys).unique(), on=keys, how="semi", nulls_equal=True
+    )
+    out: dict[str, dict[str, list[int]]] = {}
+    for column, dtype in old.schema.items():
+        if column in keys or column not in missing.columns:
+            continue
+        if not (dtype == pl.Boolean or dtype.is_integer() or dtype == pl.String):
+            continue
+        held = old.get_column(column).value_counts()
+        if held.height > PROFILED:
+            continue
+        counted = dict(missing.get_column(column).value_counts().iter_rows())
+        out[column] = {json.dumps(v): [int(counted.get(v, 0)), int(n)] for v, n in held.iter_rows()}
+    return out
+
+
+def explain_missing(entity: str, profile: dict[str, dict[str, list[int]]]) -> list[Suggestion]:
+    """Unexplained missing rows that mostly hold one value that the other rows mostly do not:
+    rows left out of the migration on purpose (soft-deleted, archived), or by a bug worth a look."""
+    out = []
+    for column, values in sorted(profile.items()):
+        missing = sum(m for m, _ in values.values())
+        held = sum(h for _, h in values.values())
+        for value, (m, h) in values.items():
+            if m < MIN_ROWS or m < 0.5 * missing or m / missing < 2 * h / max(held, 1):
+                continue
+            shown = json.loads(value)
+            literal = "NULL" if shown is None else _literal(str(shown)) if not isinstance(shown, bool) else ""
+            when = (
+                f"old_{column}"
+                if shown is True
+                else f"NOT old_{column}"
+                if shown is False
+                else (f"old_{column} IS NULL" if shown is None else f"old_{column} = {literal}")
+            )
+            why = (
+                f"{m:,} of the {missing:,} unexplained missing rows hold {column} = {value}, which "
+                f"{h:,} of the old side's {held:,} rows hold"
+            )
+            slug = "".join(c if c.isalnum() else "_" for c in str(shown).lower())[:20]
+            snippet = (
+                f"- name: {column}_{slug}_not_migrated\n  kind: missing_in_new\n  when: {_quoted(when)}\n"
+                f"  severity: accept\n  owner: TODO\n  note: {why}"
+            )
+            out.append(Suggestion(entity, column, "missing_shared", m, missing, why, snippet))
+    return out

@@ -17,7 +17,7 @@ from typing import Any
 from verify.engine import transient
 from verify.engine.compare import SegmentCounts
 from verify.engine.executors import make_executor
-from verify.engine.explain import explain
+from verify.engine.explain import explain, explain_missing
 from verify.engine.plan import EntityPlan, plan_entity
 from verify.engine.progress import OnProgress, ProgressEvent, SegmentsRead, Stopping
 from verify.engine.rules import CATCH_ALL, TRANSIENT
@@ -209,7 +209,14 @@ def _run(options: DiffOptions) -> RunResult:
         + _result_notes(plans, summaries, options)
     )
     subset = (options.subset or Subset()).summary()
-    explained = tuple(s for p in plans for s in explain(p.name, rundir.parts(out_dir, p.name), p.types))
+    explained = tuple(
+        s
+        for p in plans
+        for s in (
+            *explain(p.name, rundir.parts(out_dir, p.name), p.types),
+            *explain_missing(p.name, merged[p.name].counts.missing_values),
+        )
+    )
     seconds = time.monotonic() - started
     result = RunResult(out_dir, status, summaries, tuple(failures), notes, seconds, subset, explained)
     recorder.finish(result, segments, interrupted)

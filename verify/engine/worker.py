@@ -19,6 +19,7 @@ import polars as pl
 
 from verify import settings
 from verify.engine.compare import SegmentCounts, compare
+from verify.engine.explain import missing_values
 from verify.engine.normalize import canonicalize
 from verify.engine.plan import EntityPlan
 from verify.engine.recheck import only_keys
@@ -178,8 +179,10 @@ def _diff_rows(task: SegmentTask, segment: Segment) -> tuple[pl.DataFrame, Segme
         old, new, skipped = _settle(old, new, list(plan.keys), *task.run.settle)
     differences, counts = compare(old, new, list(plan.keys), list(plan.checks))
     counts.skipped_unsettled, counts.rows_read = skipped, read
+    records = classify(differences, plan.rules)
+    counts.missing_values = missing_values(differences.rows, records, old, list(plan.keys))
     del old, new
-    return classify(differences, plan.rules), counts
+    return records, counts
 
 
 def _settle(

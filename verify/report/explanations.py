@@ -65,5 +65,8 @@ def _merged(suggestions: list[Suggestion]) -> str:
 
 
 def _comment(s: Suggestion) -> str:
-    left = f"; {s.left:,} of the column's unexplained rows it would not explain" if s.left else ""
+    whose = (
+        "the unexplained missing rows" if s.pattern == "missing_shared" else "the column's unexplained rows"
+    )
+    left = f"; {s.left:,} of {whose} it would not explain" if s.left else ""
     return f"# {s.column}: explains {s.rows:,} of {s.of:,} unexplained rows: {s.why}{left}"

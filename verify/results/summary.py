@@ -146,7 +146,7 @@ class EntitySummary:
 class Suggestion:
     entity: str
     column: str
-    pattern: str  # trim | rtrim | lower | nfc | null_empty | sentinel | scale | rounding | offset | recode
+    pattern: str  # trim rtrim lower nfc null_empty sentinel scale rounding offset recode missing_shared
     rows: int  # unexplained rows of the column it would explain
     of: int  # unexplained rows of the column in all
     why: str  # what the rows have in common, in a sentence
