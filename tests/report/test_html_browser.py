@@ -6,6 +6,7 @@ test skips with the reason; under CI=true it fails, so CI cannot pass without th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import struct
@@ -19,6 +20,7 @@ import pytest
 
 from verify.report.html import COLOURS, render_html
 from verify.report.load import load_report
+from verify.report.model import GateView
 
 pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 1280, 2400
@@ -168,11 +170,21 @@ def rendered(chromium, tmp_path_factory, request):
     for i, (run_id, diffs) in enumerate(zip(RUN_IDS, DIFFS, strict=True)):
         write_run(tmp / "runs" / run_id, f"2025-01-0{i + 1}T10:00:00.000000+00:00", diffs)
     page = tmp / "report.html"
-    page.write_text(render_html(load_report(str(tmp / "runs" / RUN_IDS[-1]))), encoding="utf-8")
+    report = load_report(str(tmp / "runs" / RUN_IDS[-1]))
+    # as `verify report --policy FILE --stage 5` shows the gate's verdict beside the page's own
+    gate = GateView("PASS", 5.0, ("PASS at stage 5", "  PASS         line_item: blocking rate 0.3% <= 1%"))
+    page.write_text(render_html(dataclasses.replace(report, gate=gate)), encoding="utf-8")
     dom = browse(chromium, page, tmp / "profile-dom", "--dump-dom").stdout.decode()
     shot = tmp / "report.png"
     browse(chromium, page, tmp / "profile-shot", f"--screenshot={shot}")
     return page, DOM(dom), shot.read_bytes()
+
+
+def test_the_gate_verdict_is_beside_the_pages_own(rendered):
+    _, dom, _ = rendered
+    (gate,) = dom.find("section", data_verdict="PASS")
+    assert "Rollout gate at stage 5%: PASS" in gate.text and "BLOCKING" in gate.text
+    assert "counts every blocking row" in gate.text and "line_item: blocking rate 0.3%" in gate.text
 
 
 def test_entities_render_with_their_verdicts(rendered):
