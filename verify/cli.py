@@ -87,6 +87,14 @@ NEW_URL = click.option(
     metavar="URL",
     help="New store (SQLAlchemy URL; or VERIFY_NEW_URL).",
 )
+RUN_DIR = click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Run directory written by verify diff (e.g. .verify/runs/latest).",
+)
 MAPPING = click.option(
     "--mapping",
     "mapping_path",
@@ -409,14 +417,7 @@ def gate(
 
 
 @main.command()
-@click.option(
-    "--run",
-    "run_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Run directory written by verify diff (e.g. .verify/runs/latest).",
-)
+@RUN_DIR
 @click.option("--html", type=click.Path(dir_okay=False), metavar="FILE", help="Self-contained HTML page.")
 @click.option(
     "--markdown",
@@ -520,14 +521,7 @@ def report(
 
 
 @main.command()
-@click.option(
-    "--run",
-    "run_dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Run directory written by verify diff (e.g. .verify/runs/latest).",
-)
+@RUN_DIR
 @reports_errors
 def explain(run_dir: str) -> None:
     """Print what the run's unexplained differences have in common, as YAML to merge into the

@@ -10,6 +10,7 @@ it could not pair is listed as comments. The draft passes `verify check` as writ
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -198,7 +199,7 @@ def _scalar(v: str) -> str:
     return (
         v
         if _PLAIN.match(v) and v.lower() not in ("yes", "no", "true", "false", "null", "on", "off")
-        else ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else json.dumps(v, ensure_ascii=False)  # a JSON string is a YAML scalar
     )
 
 

@@ -142,21 +142,23 @@ def bucket_width(lo: int, hi: int, rows: int) -> int:
 
 def differing_ranges(
     old: dict[int | None, Summary], new: dict[int | None, Summary], width: int, lo: Any, hi: Any
-) -> tuple[list[tuple[int, int]] | None, int]:
-    """The [a, b) ranges of the buckets whose summaries differ, merged, within [lo, hi); and
-    the rows of the buckets that are equal. None when the NULL bucket differs (read it all)."""
-    equal, ranges = 0, list[tuple[int, int]]()
+) -> tuple[list[tuple[int, int]] | None, int, list[int]]:
+    """The [a, b) ranges of the buckets whose summaries differ, merged, within [lo, hi); the
+    rows of the buckets that are equal; and the rows of each differing bucket (the larger
+    side's). None for the ranges when the NULL bucket differs (read it all)."""
+    equal, ranges, left = 0, list[tuple[int, int]](), list[int]()
     for b in sorted(old.keys() | new.keys(), key=lambda v: (v is not None, v or 0)):
         o, n = old.get(b), new.get(b)
         if o is not None and n is not None and o.same_as(n):
             equal += o.rows
             continue
         if b is None:
-            return None, 0
+            return None, 0, []
+        left.append(max(o.rows if o else 0, n.rows if n else 0))
         a, z = b * width, (b + 1) * width
         a, z = max(a, lo) if lo is not None else a, min(z, hi) if hi is not None else z
         if ranges and ranges[-1][1] == a:
             ranges[-1] = (ranges[-1][0], z)
         else:
             ranges.append((a, z))
-    return ranges, equal
+    return ranges, equal, left

@@ -134,13 +134,14 @@ def _normalize(step: str) -> Any:
 
 def _rule(name: str, column: str, when: str, why: str) -> str:
     return (
-        f"- name: {name}\n  column: {column}\n  when: {_quoted(when)}\n  severity: accept\n"
-        f"  owner: TODO\n  note: {why}"
+        f"- name: {name}\n  column: {column}\n  when: {_yaml_text(when)}\n  severity: accept\n"
+        f"  owner: TODO\n  note: {_yaml_text(why)}"
     )
 
 
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _yaml_text(text: str) -> str:
+    """A text as a YAML scalar that reads back as it is, whatever it holds (a JSON string is one)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _null_empty_rule(rows: pl.DataFrame, column: str) -> tuple[str, str]:
@@ -281,9 +282,10 @@ def missing_values(
             continue
         if not (dtype == pl.Boolean or dtype.is_integer() or dtype == pl.String):
             continue
-        held = old.get_column(column).value_counts()
-        if held.height > PROFILED:
+        values = old.get_column(column)
+        if values.n_unique() > PROFILED:  # cheaper than counting a column of many values
             continue
+        held = values.value_counts()
         counted = dict(missing.get_column(column).value_counts().iter_rows())
         out[column] = {json.dumps(v): [int(counted.get(v, 0)), int(n)] for v, n in held.iter_rows()}
     return out
@@ -314,8 +316,8 @@ def explain_missing(entity: str, profile: dict[str, dict[str, list[int]]]) -> li
             )
             slug = "".join(c if c.isalnum() else "_" for c in str(shown).lower())[:20]
             snippet = (
-                f"- name: {column}_{slug}_not_migrated\n  kind: missing_in_new\n  when: {_quoted(when)}\n"
-                f"  severity: accept\n  owner: TODO\n  note: {why}"
+                f"- name: {column}_{slug}_not_migrated\n  kind: missing_in_new\n  when: {_yaml_text(when)}\n"
+                f"  severity: accept\n  owner: TODO\n  note: {_yaml_text(why)}"
             )
             out.append(Suggestion(entity, column, "missing_shared", m, missing, why, snippet))
     return out

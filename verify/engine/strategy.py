@@ -77,7 +77,7 @@ class Checksums:
         part, equal = segment, 0
         while True:
             summaries = sides.both(lambda side: _summaries(plan, part, sides, side, width))  # noqa: B023
-            ranges, same = checksum.differing_ranges(*summaries, width, segment.lo, segment.hi)
+            ranges, same, left = checksum.differing_ranges(*summaries, width, segment.lo, segment.hi)
             if ranges is None:  # the NULL bucket differs: the segment is read whole
                 return [segment], 0
             equal += same
@@ -86,7 +86,6 @@ class Checksums:
             if not ranges:
                 return [], equal
             part = dataclasses.replace(segment, ranges=tuple(ranges))
-            left = [max(o.rows, n.rows) for o, n in _unequal(*summaries)]
             if width == 1 or sum(left) <= 2 * FANOUT * len(left):
                 return [part], equal
             width = -(-width // FANOUT)
@@ -104,15 +103,6 @@ def _intersection(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tu
         else:
             j += 1
     return out
-
-
-def _unequal(
-    old: dict[int | None, checksum.Summary], new: dict[int | None, checksum.Summary]
-) -> list[tuple[checksum.Summary, checksum.Summary]]:
-    """The buckets whose summaries differ, as (old, new); a side without one holds no rows."""
-    none = checksum.Summary(0, 0, "0", None, None)
-    pairs = [(old.get(b, none), new.get(b, none)) for b in old.keys() | new.keys()]
-    return [(o, n) for o, n in pairs if not o.same_as(n)]
 
 
 def strategy_for(algorithm: str, plan: EntityPlan, segment: Segment) -> Strategy:
