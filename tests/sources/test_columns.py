@@ -28,3 +28,20 @@ def test_by_distinct_is_the_function_applied_to_each_value(values):
     assert by_distinct(series, lambda s: (s + "!").str.len_chars()).to_list() == [
         None if v is None else len(v) + 1 for v in values
     ]
+
+
+lists = st.lists(
+    st.one_of(st.none(), st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "é", "ctv"])), max_size=4)),
+    max_size=60,
+)
+
+
+def _set_key(member: str | None) -> tuple[bool, str]:
+    return (member is not None, member or "")  # NULL first, as Polars sorts
+
+
+@given(lists)
+def test_sets_from_lists_sorted_by_distinct_list_are_sorted_list_by_list(values):
+    series = pl.Series("s", values, dtype=pl.List(pl.String))
+    expected = [None if v is None else sorted(set(v), key=_set_key) for v in values]
+    assert set_members(series).to_list() == expected

@@ -234,66 +234,88 @@ def compare(
 ) -> tuple[Differences, SegmentCounts]:
     """Every difference between the two sides of a segment, and its counts.
 
-    Duplicate keys are reported as such and left out of the value comparison. When both sides
-    hold the same unique keys (the common case late in a migration) the rows are compared
-    position by position, with no join. Otherwise each side, in key order, is cut to the first
-    row of each key and its row count, found from its neighbours, and the sides are joined once.
+    Duplicate keys are reported as such and left out of the value comparison. Each side, in key
+    order, keeps the first row of each key. When both then hold the same keys (the common case
+    late in a migration) the rows are compared position by position. Otherwise only the keys
+    are joined, to find which rows of each side have a partner: the partnered rows, taken from
+    each side in key order, line up, and the rest are missing or extra. No column but the keys
+    is ever joined or gathered row by row (a list column costs ten times more to gather than to
+    filter), so the cost of a segment hardly grows with its differences.
     """
     old, old_repeats = _in_key_order(old, keys)
     new, new_repeats = _in_key_order(new, keys)
     counts = SegmentCounts(rows_old=old.height, rows_new=new.height)
-    names = [c.name for c in columns]
     unique = old_repeats is None and new_repeats is None
     if unique and old.height == new.height and old.select(keys).equals(new.select(keys)):
-        joined = old.with_columns(pl.lit(True).alias(_OLD)).hstack(
-            new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW))
+        return _differences(old, new, _NO_ROWS, keys, columns, counts, _NO_DUPLICATES)
+    old, n_old = _first_of_each_key(old, old_repeats)
+    new, n_new = _first_of_each_key(new, new_repeats)
+    pairs = (
+        old.select(keys)
+        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(_AT_OLD), n_old.alias(_N_OLD))
+        .join(
+            new.select(keys).with_columns(
+                pl.int_range(pl.len(), dtype=pl.UInt32).alias(_AT_NEW), n_new.alias(_N_NEW)
+            ),
+            on=keys,
+            how="full",
+            coalesce=True,
+            nulls_equal=True,  # a NULL key matches a NULL key, as NULL values match
+            maintain_order="none",
         )
-        return _differences(joined, old, keys, columns, counts, _NO_DUPLICATES)
-    # Each side keeps the first row of each key, with how many rows hold it where a key repeats.
-    old = _first_of_each_key(old, old_repeats, _N_OLD)
-    new = _first_of_each_key(new, new_repeats, _N_NEW)
-    joined = old.with_columns(pl.lit(True).alias(_OLD)).join(
-        new.with_columns(pl.lit(True).alias(_NEW)).rename({c: f"{c}{_NEW}" for c in names}),
-        on=keys,
-        how="full",
-        coalesce=True,
-        nulls_equal=True,  # a NULL key matches a NULL key, as NULL values match
-        maintain_order="none",
+        .with_columns(pl.col(_N_OLD).fill_null(0), pl.col(_N_NEW).fill_null(0))
     )
+    repeated = (pl.col(_N_OLD) > 1) | (pl.col(_N_NEW) > 1)
     dups = _NO_DUPLICATES
     if not unique:
-        joined, dups = _split_duplicates(joined, keys)
+        dups = pairs.filter(repeated).select(*keys, pl.col(_N_OLD).alias("old"), pl.col(_N_NEW).alias("new"))
         counts.duplicate_keys = dups.height
-    return _differences(joined, old, keys, columns, counts, dups)
+    pairs = pairs.filter(~repeated)
+    both = pl.col(_AT_OLD).is_not_null() & pl.col(_AT_NEW).is_not_null()
+    paired_old = _mask(old.height, pairs.filter(both)[_AT_OLD])
+    paired_new = _mask(new.height, pairs.filter(both)[_AT_NEW])
+    lone = _lone_rows(
+        old.filter(_mask(old.height, pairs.filter(pl.col(_AT_NEW).is_null())[_AT_OLD])),
+        new.filter(_mask(new.height, pairs.filter(pl.col(_AT_OLD).is_null())[_AT_NEW])),
+        [c.name for c in columns],
+    )
+    old, new = old.filter(paired_old), new.filter(paired_new)
+    if not old.select(keys).equals(new.select(keys)):  # both sides in one key order: cannot fail
+        raise AssertionError("compare: the paired rows of the two sides do not line up by key")
+    return _differences(old, new, lone, keys, columns, counts, dups)
 
 
 _N_OLD, _N_NEW = "__n_old__", "__n_new__"
+_AT_OLD, _AT_NEW = "__at_old__", "__at_new__"
+_NO_ROWS = pl.DataFrame()
 
 
-def _first_of_each_key(df: pl.DataFrame, repeats: pl.Series | None, name: str) -> pl.DataFrame:
-    """The first row of each key of a frame in key order, with its row count under `name`
-    when some key repeats (a frame whose keys are unique is returned as it is)."""
+def _first_of_each_key(df: pl.DataFrame, repeats: pl.Series | None) -> tuple[pl.DataFrame, pl.Series]:
+    """The first row of each key of a frame in key order, and each one's row count."""
     if repeats is None:
-        return df
+        return df, pl.Series(_N_OLD, [1], pl.UInt32).new_from_index(0, df.height)
     starts = (~repeats).arg_true()
     ends = pl.concat([starts.slice(1), pl.Series([df.height], dtype=starts.dtype)])
-    return df.gather(starts).with_columns((ends - starts).cast(pl.UInt32).alias(name))
+    return df.filter(~repeats), (ends - starts).cast(pl.UInt32)
 
 
-def _split_duplicates(joined: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Each key held by more than one row of a side, once, with its row count per side (0 where
-    a side has none); and the rest, to compare. Both sides were collapsed to one row per key
-    (_first_of_each_key), so this needs no search for the duplicated keys; a side without a
-    count column held each of its keys once."""
-    helpers = [c for c in (_N_OLD, _N_NEW) if c in joined.columns]
-    in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
-    count_old = pl.col(_N_OLD) if _N_OLD in helpers else pl.lit(1, pl.UInt32)
-    count_new = pl.col(_N_NEW) if _N_NEW in helpers else pl.lit(1, pl.UInt32)
-    old_rows = pl.when(in_old).then(count_old).otherwise(pl.lit(0, pl.UInt32))
-    new_rows = pl.when(in_new).then(count_new).otherwise(pl.lit(0, pl.UInt32))
-    repeated = (old_rows > 1) | (new_rows > 1)
-    dups = joined.filter(repeated).select(*keys, old_rows.alias("old"), new_rows.alias("new"))
-    return joined.filter(~repeated).drop(helpers), dups
+def _mask(height: int, at: pl.Series) -> pl.Series:
+    """A filter of `height` rows that keeps the rows at `at`."""
+    return pl.Series([False], dtype=pl.Boolean).new_from_index(0, height).scatter(at, True)
+
+
+def _lone_rows(missing: pl.DataFrame, extra: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """The rows of one side only, laid out as the differing rows are (see Differences)."""
+    if not (missing.height or extra.height):
+        return _NO_ROWS
+    flags = [pl.lit(False).alias(f"diff:{c}") for c in names]
+    return pl.concat(
+        [
+            missing.with_columns(pl.lit(True).alias(_OLD), *flags),
+            extra.rename({c: f"{c}{_NEW}" for c in names}).with_columns(pl.lit(True).alias(_NEW), *flags),
+        ],
+        how="diagonal_relaxed",
+    )
 
 
 def _json_values(flags: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -312,40 +334,40 @@ def _json_values(flags: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 
 def _differences(
-    joined: pl.DataFrame,
     old: pl.DataFrame,
+    new: pl.DataFrame,
+    lone: pl.DataFrame,
     keys: list[str],
     columns: list[ColumnCheck],
     counts: SegmentCounts,
     duplicates: pl.DataFrame,
 ) -> tuple[Differences, SegmentCounts]:
-    """Flag missing, extra and differing rows of the two sides laid side by side."""
+    """Flag the differing cells of the paired rows (`old` and `new` line up row by row) and
+    add the rows of one side only (`lone`, see _lone_rows)."""
     names = [c.name for c in columns]
-    in_old, in_new = pl.col(_OLD).is_not_null(), pl.col(_NEW).is_not_null()
-    flags = joined.with_columns(
+    flags = old.with_columns(pl.lit(True).alias(_OLD)).hstack(
+        new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW))
+    )
+    flags = flags.with_columns(
         *[
-            (in_old & in_new & ~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col)).alias(
-                f"diff:{c}"
-            )
+            (~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col)).alias(f"diff:{c}")
             for c, col in zip(names, columns, strict=True)
         ],
     )
     flags = _json_values(flags, [c.name for c in columns if c.kind == "json"])
     any_diff = pl.any_horizontal([pl.col(f"diff:{c}") for c in names]) if names else pl.lit(False)
-    totals = flags.select(
-        (in_old & ~in_new).sum().alias("missing"),
-        (in_new & ~in_old).sum().alias("extra"),
-        any_diff.sum().alias("values"),
-        *[pl.col(f"diff:{c}").sum() for c in names],
-    ).row(0, named=True)
-    counts.missing_in_new = int(totals["missing"])
-    counts.extra_in_new = int(totals["extra"])
+    totals = flags.select(any_diff.sum().alias("values"), *[pl.col(f"diff:{c}").sum() for c in names]).row(
+        0, named=True
+    )
+    counts.missing_in_new = int(lone.get_column(_OLD).sum()) if lone.height else 0
+    counts.extra_in_new = lone.height - counts.missing_in_new
     counts.value_mismatch_rows = int(totals["values"] or 0)
     counts.by_column = {c: int(totals[f"diff:{c}"]) for c in names if totals[f"diff:{c}"]}
-    counts.compared = joined.height + counts.duplicate_keys
-    counts.matched = joined.height - counts.missing_in_new - counts.extra_in_new - counts.value_mismatch_rows
-    differing = counts.missing_in_new + counts.extra_in_new + counts.value_mismatch_rows
-    rows = flags.filter(~in_old | ~in_new | any_diff) if differing else flags.clear()
+    counts.compared = flags.height + lone.height + counts.duplicate_keys
+    counts.matched = flags.height - counts.value_mismatch_rows
+    rows = flags.filter(any_diff) if counts.value_mismatch_rows else flags.clear()
+    if lone.height:
+        rows = pl.concat([rows, lone.select(rows.columns)], how="vertical_relaxed")
     types = {c: old.schema[c] for c in names}
     if not duplicates.height:
         duplicates = pl.DataFrame(

@@ -179,8 +179,21 @@ def by_distinct(series: pl.Series, fn: Any) -> pl.Series:
     if not len(texts) or len(texts) * 4 > len(series):
         return fn(series)
     at = texts.search_sorted(series).cast(pl.UInt32).clip(0, len(texts) - 1)
-    values = fn(texts).gather(at)
-    return pl.select(pl.when(series.is_null()).then(None).otherwise(values)).to_series().alias(series.name)
+    at = pl.select(pl.when(series.is_null()).then(None).otherwise(at)).to_series()
+    return gather(fn(texts), at).alias(series.name)
+
+
+def gather(values: pl.Series, at: pl.Series) -> pl.Series:
+    """values.gather(at), a NULL where `at` is NULL; lists are gathered by Arrow, which does it
+    in a third of the time Polars takes."""
+    import polars as pl
+
+    if not isinstance(values.dtype, pl.List):
+        return values.gather(at)
+    import pyarrow.compute as pc
+
+    taken = pc.take(values.to_arrow(), at.to_arrow())
+    return pl.Series(values.name, taken, dtype=values.dtype)
 
 
 def set_members(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
@@ -190,8 +203,24 @@ def set_members(series: pl.Series, col: SourceColumn | None = None) -> pl.Series
 
     if series.dtype == pl.String:
         return by_distinct(series, _sorted_set_text)
+    distinct = series.unique()
     # list.eval: list.sort() takes seconds for a million short lists where this takes a tenth.
-    return series.list.eval(pl.element().unique().sort())
+    members = pl.element().unique().sort()
+    if len(distinct) * 4 > len(series):
+        return series.list.eval(members)
+    # Few distinct lists (sets of tags): each sorted once, then looked up by the list itself.
+    at = (
+        series.to_frame("v")
+        .join(
+            distinct.to_frame("v").with_row_index("at"),
+            on="v",
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+        .get_column("at")
+    )
+    return gather(distinct.list.eval(members), at).alias(series.name)
 
 
 def _sorted_set_text(series: pl.Series) -> pl.Series:

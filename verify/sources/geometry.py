@@ -34,6 +34,7 @@ _TYPES = {
     7: "GEOMETRYCOLLECTION",
 }
 _POINT_WKB = b"\x01\x01\x00\x00\x00"  # little-endian, 2D point: 5 bytes of header, then x and y
+_POINT_WKB_BIG = b"\x00\x00\x00\x00\x01"  # the same, big-endian (PostgreSQL's point, as read)
 Shape = tuple[str, list[float]]  # a template with one "{}" per coordinate, and the coordinates
 
 
@@ -171,13 +172,28 @@ def _points(x: pl.Expr, y: pl.Expr) -> pl.Expr:
 
 
 def wkb_series(series: pl.Series) -> pl.Series:
-    """WKB as canonical WKT: little-endian 2D points in Polars, any other shape through Python."""
+    """WKB as canonical WKT: 2D points in Polars, any other shape through Python."""
     import polars as pl
 
     g = pl.col("g")
-    is_point = (g.bin.size() == 21) & g.bin.starts_with(_POINT_WKB)
-    x, y = (g.bin.slice(at, 8).bin.reinterpret(dtype=pl.Float64, endianness="little") for at in (5, 13))
-    fast = pl.DataFrame({"g": series}).select(
+    frame = pl.DataFrame({"g": series})
+    little, big = frame.select(
+        ((g.bin.size() == 21) & g.bin.starts_with(header)).alias(order)
+        for header, order in ((_POINT_WKB, "little"), (_POINT_WKB_BIG, "big"))
+    )
+    is_point = pl.lit(little | big)
+    orders = [(mask, order) for mask, order in ((little, "little"), (big, "big")) if mask.any()]
+
+    def coordinate(at: int) -> pl.Expr:  # a column's points are in one byte order, as a rule
+        field = g.bin.slice(at, 8)
+        value = pl.lit(None, pl.Float64)
+        for mask, order in orders:
+            read = field.bin.reinterpret(dtype=pl.Float64, endianness=order)  # type: ignore[arg-type]
+            value = read if len(orders) == 1 else pl.when(pl.lit(mask)).then(read).otherwise(value)
+        return value
+
+    x, y = coordinate(5), coordinate(13)
+    fast = frame.select(
         pl.when(is_point).then(_points(x, y)).alias("text"), (g.is_not_null() & ~is_point).alias("other")
     )
     other = fast.get_column("other")
