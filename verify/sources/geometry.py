@@ -39,10 +39,11 @@ Shape = tuple[str, list[float]]  # a template with one "{}" per coordinate, and 
 
 
 def numbers(expr: pl.Expr) -> pl.Expr:
-    """Coordinates as canonical text: Polars' shortest round trip, without a trailing '.0'."""
+    """Coordinates as canonical text: Polars' shortest round trip, without a trailing '.0'
+    (adding 0.0 turns -0 into 0, and leaves every other double as it is)."""
     import polars as pl
 
-    return pl.when(expr == 0).then(pl.lit("0")).otherwise(expr.cast(pl.String).str.strip_suffix(".0"))
+    return (expr + 0.0).cast(pl.String).str.strip_suffix(".0")
 
 
 class _WKB:
@@ -166,9 +167,8 @@ def _filled(series: pl.Series, shape: object) -> pl.Series:
 def _points(x: pl.Expr, y: pl.Expr) -> pl.Expr:
     import polars as pl
 
-    empty = x.is_nan() & y.is_nan()
     text = pl.concat_str([pl.lit("POINT("), numbers(x), pl.lit(" "), numbers(y), pl.lit(")")])
-    return pl.when(empty).then(pl.lit("POINT EMPTY")).otherwise(text)
+    return text.replace("POINT(NaN NaN)", "POINT EMPTY")
 
 
 def wkb_series(series: pl.Series) -> pl.Series:
@@ -193,13 +193,11 @@ def wkb_series(series: pl.Series) -> pl.Series:
         return value
 
     x, y = coordinate(5), coordinate(13)
-    fast = frame.select(
-        pl.when(is_point).then(_points(x, y)).alias("text"), (g.is_not_null() & ~is_point).alias("other")
-    )
-    other = fast.get_column("other")
-    if not other.any():
-        return fast.get_column("text").alias(series.name)
-    out = fast.get_column("text").to_list()
+    other = frame.select(g.is_not_null() & ~pl.lit(little | big)).to_series()
+    if not other.any():  # points only (and NULLs): a NULL value gives NULL coordinates
+        return frame.select(_points(x, y)).to_series().alias(series.name)
+    fast = frame.select(pl.when(is_point).then(_points(x, y)))
+    out = fast.to_series().to_list()
     for i, text in zip(other.arg_true().to_list(), _filled(series.filter(other), wkb_shape), strict=True):
         out[i] = text
     return pl.Series(series.name, out, dtype=pl.String)
