@@ -71,3 +71,10 @@ def test_the_traps():
     assert same_json('"\\u00e9"', '"é"')
     assert not same_json("not json", "not json ")
     assert same_json(None, None) and not same_json(None, "null")
+
+
+def test_bools_and_fractions_are_not_the_integers_python_equates_them_with():
+    assert not same_json('{"a": 1, "b": 0}', '{"b": false, "a": true}')
+    assert not same_json("[1]", "[1.0000000000000000001]")
+    assert same_json('{"a": 1, "b": [2, null, "x"]}', '{"b":[2,null,"x"],"a":1}')
+    assert same_json('{"a": true}', '{ "a" : true }')

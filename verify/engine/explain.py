@@ -283,7 +283,8 @@ def missing_values(
         if not (dtype == pl.Boolean or dtype.is_integer() or dtype == pl.String):
             continue
         values = old.get_column(column)
-        if values.n_unique() > PROFILED:  # cheaper than counting a column of many values
+        # Many values among the first rows are many in all (and far cheaper to find out).
+        if values.head(20 * PROFILED).n_unique() > PROFILED or values.n_unique() > PROFILED:
             continue
         held = values.value_counts()
         counted = dict(missing.get_column(column).value_counts().iter_rows())

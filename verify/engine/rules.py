@@ -11,6 +11,7 @@ blocks. A waiver past its `expires` date blocks again, so accepted differences c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -199,9 +200,15 @@ def _first_match(rules: list[PlannedRule]) -> pl.Expr:
     """The name of the first rule whose `when` holds (NULL counts as not holding)."""
     chain: Any = pl
     for r in rules:
-        cond = pl.sql_expr(r.when).cast(pl.Boolean).fill_null(False) if r.when else pl.lit(True)
+        cond = _condition(r.when) if r.when else pl.lit(True)
         chain = chain.when(cond).then(pl.lit(r.name))
     return chain.otherwise(pl.lit(UNEXPLAINED)) if rules else pl.lit(UNEXPLAINED)
+
+
+@functools.cache
+def _condition(when: str) -> pl.Expr:
+    """A rule's `when`, parsed once per run rather than once per segment and kind."""
+    return pl.sql_expr(when).cast(pl.Boolean).fill_null(False)
 
 
 def count_records(records: pl.DataFrame, keys: list[str]) -> RuleCounts:
