@@ -320,14 +320,14 @@ def _lone_rows(missing: pl.DataFrame, extra: pl.DataFrame, names: list[str]) -> 
 
 def _json_values(flags: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """JSON cells whose texts differ, compared again as JSON values (few cells, in Python)."""
-    from verify.engine.jsonvalues import same_json
+    from verify.engine.jsonvalues import same_json_values
 
     for c in columns:
         at = flags.get_column(f"diff:{c}").arg_true()
         if at.is_empty():
             continue
-        pairs = flags.select(pl.col(c).gather(at), pl.col(f"{c}{_NEW}").gather(at)).iter_rows()
-        equal = pl.Series([same_json(old, new) for old, new in pairs])
+        old, new = flags.get_column(c).gather(at), flags.get_column(f"{c}{_NEW}").gather(at)
+        equal = pl.Series(same_json_values(old, new), dtype=pl.Boolean)
         if equal.any():
             flags = flags.with_columns(flags.get_column(f"diff:{c}").scatter(at.filter(equal), False))
     return flags
