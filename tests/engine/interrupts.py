@@ -25,7 +25,7 @@ def interrupt_when(
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 130, err
-    assert "Traceback" not in err and f"--resume {out}" in err
+    assert "Traceback" not in err and f"--resume {out}" in err, err
     if waits:  # verify says it waits for the segments in flight, and for how many: no seeming hang
         assert "stopping: waiting for the" in err and "segment(s) being read to finish" in err, err
     run = json.loads((out / "run.json").read_text())

@@ -154,7 +154,10 @@ def test_ctrl_c_on_dask_leaves_a_run_that_resume_finishes(stores, cluster, refer
     def two_segments_done() -> bool:
         return len(list(out.glob("segments/*/*.json"))) >= 2
 
-    run = interrupt_when([*args, "--max-rows-per-second", "3000"], out, two_segments_done, 120, waits=True)
+    # Slow enough (about 7 s for the whole run) that the run is still reading when the signal
+    # comes, also on a loaded machine: at 3,000 rows/s it could end before this test sent it.
+    slow = [*args, "--max-rows-per-second", "500"]
+    run = interrupt_when(slow, out, two_segments_done, 120, waits=True)
     assert run["segments"]["done"] < run["segments"]["total"], run["segments"]
     # The segments that were running were waited for: nothing writes into the run afterwards.
     records = sorted(out.glob("segments/*/*.json"))

@@ -3,6 +3,7 @@ rows read by them, and on Ctrl-C how many segments in flight the executor waits 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from verify.engine import executors
-from verify.engine.progress import ProgressEvent, SegmentsRead
-from verify.engine.run import DiffOptions, run_diff
+from verify.engine.progress import ProgressEvent, SegmentsRead, Stopping
+from verify.engine.run import DiffOptions, Interrupted, run_diff
 
 MAPPING = """version: 1
 entities:
@@ -115,3 +116,38 @@ def test_ctrl_c_tells_how_many_segments_in_flight_are_waited_for(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         running.throw(KeyboardInterrupt)
     assert told == [3]
+
+
+def test_ctrl_c_outside_the_executors_wait_still_waits_for_the_running(stores, tmp_path, monkeypatch):
+    """Ctrl-C can land in the run's own loop (here: in the progress callback) rather than in
+    the executor's wait for the next segment. The executor must still wait for the segments
+    running and say so, so that the run's record counts every segment written."""
+    mapping, old, new = stores
+    real = executors.guarded
+
+    def slow_but_the_first(task):  # 0 ends at once; 1 and 2 run at Ctrl-C, 3 waits for a thread
+        if task.segment.index:
+            time.sleep(0.5)
+        return real(task)
+
+    monkeypatch.setattr(executors, "guarded", slow_but_the_first)
+    events: list[ProgressEvent] = []
+
+    def hear(event: ProgressEvent) -> None:
+        events.append(event)
+        if isinstance(event, SegmentsRead) and event.done == 1 and not event.ended:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    options = DiffOptions(
+        mapping, old, new, out_dir=str(out), workers=2, segment_rows=SEGMENT_ROWS, on_progress=hear
+    )
+    with pytest.raises(Interrupted):
+        run_diff(options)
+    assert Stopping(2) in events
+    records = sorted(out.glob("segments/*/*.json"))
+    assert len(records) == 3  # segment 0, and the two that were running; segment 3 never started
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "partial" and run["segments"]["done"] == 3, run["segments"]
+    time.sleep(0.7)
+    assert sorted(out.glob("segments/*/*.json")) == records  # nothing is written after the run ended

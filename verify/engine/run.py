@@ -6,6 +6,7 @@ The run directory's files other than the segments' records are written by the ru
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -244,8 +245,9 @@ def _execute(
     interrupted = False
     read = SegmentsRead(0, len(tasks), 0)
     report(read)
+    runs = executor.run(tasks)
     try:
-        for task, outcome in executor.run(tasks):
+        for task, outcome in runs:
             if isinstance(outcome, BaseException):
                 failures.append(f"{task.plan.name} segment {task.segment.index}: {outcome}")
                 segments["failed"].append(
@@ -261,6 +263,11 @@ def _execute(
     except KeyboardInterrupt:
         interrupted = True
         failures.append("interrupted (Ctrl-C)")
+        # Where Ctrl-C met this loop rather than the executor's wait, the executor still drops
+        # the segments not started and waits for those running (and says so); where it met the
+        # executor, the executor has done that and is finished, and this throw only re-raises.
+        with contextlib.suppress(KeyboardInterrupt):
+            runs.throw(KeyboardInterrupt())
     finally:
         report(dataclasses.replace(read, ended=True))
         executor.close()

@@ -40,10 +40,11 @@ Shape = tuple[str, list[float]]  # a template with one "{}" per coordinate, and 
 
 def numbers(expr: pl.Expr) -> pl.Expr:
     """Coordinates as canonical text: Polars' shortest round trip, without a trailing '.0'
-    (adding 0.0 turns -0 into 0, and leaves every other double as it is)."""
+    (-0 is spelt 0; not by adding 0.0, which Polars' optimizer may drop as a no-op)."""
     import polars as pl
 
-    return (expr + 0.0).cast(pl.String).str.strip_suffix(".0")
+    unsigned = pl.when(expr == 0.0).then(pl.lit(0.0)).otherwise(expr)
+    return unsigned.cast(pl.String).str.strip_suffix(".0")
 
 
 class _WKB:
