@@ -269,6 +269,7 @@ def _execute(
         with contextlib.suppress(KeyboardInterrupt):
             runs.throw(KeyboardInterrupt())
     finally:
+        runs.close()  # whatever ended the loop, the executor's run ends before the executor does
         report(dataclasses.replace(read, ended=True))
         executor.close()
     return failures, interrupted
