@@ -34,7 +34,9 @@ class Executor(Protocol):
     def run(self, tasks: list[SegmentTask]) -> Iterator[tuple[SegmentTask, Outcome]]:
         """Run the tasks; yield each as it finishes. KeyboardInterrupt propagates out of the
         iteration (after the tasks not started are cancelled and those running have finished;
-        `stopping` tells how many those are)."""
+        `stopping` tells how many those are). The same holds for a KeyboardInterrupt the
+        caller throws in, and close() cancels and waits alike without telling: the run's loop
+        relies on both (verify.engine.run._execute)."""
 
     def describe(self) -> dict[str, Any]:
         """What run.json records about the executor (no credentials)."""
