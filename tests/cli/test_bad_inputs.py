@@ -625,9 +625,9 @@ CASES = [
         diff(new="{pg_url}?sslmode=sometimes"),
         2,
         (
-            "entity 't' (new side): cannot read table t from {pg_url}?sslmode=sometimes:",
+            "cannot connect to {pg_url}?sslmode=sometimes:",
             'invalid sslmode value: "sometimes"',
-            "check the URL's parameters (or read with --reader sqlalchemy)",
+            "check the host, port, user, password and database in the URL, and its parameters (sslmode)",
         ),
         needs=("postgres",),
     ),

@@ -19,8 +19,10 @@ import threading
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from verify.errors import SourceError
+from verify.settings import probe_timeout
 from verify.sources.base import first_row
 from verify.sources.dialects import Dialect
 from verify.sources.urls import SourceURL, mask_in_text
@@ -51,6 +53,20 @@ class ADBCReader:
         self._setup = dialect.session_setup()
         self._lock = threading.Lock()
         self._idle: list[tuple[Any, Any]] = []  # (database, connection) pairs no read is using
+
+    def probe(self) -> None:
+        """Open the first session now, with the connect timeout of a probe: a wrong host,
+        password or database is one clear error before anything is planned. The session stays
+        in the pool for the catalog and the first segment, and psycopg is never loaded."""
+        from verify.sources.drivers import connecting
+
+        def open_session() -> tuple[Any, Any]:
+            try:
+                return self._take(fresh=True)[0]
+            except Exception as exc:  # noqa: BLE001 - the driver's errors, in its own words
+                raise ConnectionError(_clean(exc).removeprefix("Failed to connect: ")) from None
+
+        self._give(connecting(self.url, probe_timeout(), open_session))
 
     def schema(self, sql: str) -> pl.Schema:
         return self.read(f"SELECT * FROM ({sql}) verify_q LIMIT 0").schema
@@ -147,7 +163,5 @@ def _frame(stream: Any) -> pl.DataFrame:
     """The result stream as one frame, read with the GIL released (pyarrow's reader), so the
     other segments' threads work while libpq waits on the server and decodes COPY; Polars'
     own import of a stream would hold the GIL throughout."""
-    import pyarrow as pa
-
     table = pa.RecordBatchReader._import_from_c_capsule(stream.__arrow_c_stream__()).read_all()
     return pl.DataFrame(table)

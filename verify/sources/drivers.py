@@ -26,11 +26,10 @@ def connecting(url: SourceURL, timeout: int, open_connection: Callable[[], Any])
                 "host and port in the URL, and that the server runs and a firewall lets you through",
                 url.masked,
             ) from None
-        raise SourceError(
-            f"cannot connect to {url.masked}: {reason}; check the host, port, user, password and "
-            "database in the URL",
-            url.masked,
-        ) from None
+        fix = "check the host, port, user, password and database in the URL"
+        if url.query:  # a driver that takes them (libpq through ADBC) may be refusing one
+            fix += f", and its parameters ({', '.join(name for name, _ in url.query)})"
+        raise SourceError(f"cannot connect to {url.masked}: {reason}; {fix}", url.masked) from None
 
 
 def _timed_out(exc: BaseException, reason: str) -> bool:

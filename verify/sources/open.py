@@ -13,8 +13,9 @@ from verify.sources.urls import SourceURL
 def open_reader(url: SourceURL, kind: str = "auto") -> Any:
     """The fastest reader the URL's family has (its dialect's `readers`), or the one asked for.
 
-    The source is probed first with its plain driver and a short timeout, so that a wrong host,
-    password or database is one clear error at once (ConnectorX's pool would retry for 30 s).
+    The source is probed first with a short timeout, so that a wrong host, password or database
+    is one clear error at once (ConnectorX's pool would retry for 30 s): with its plain driver,
+    or, for ADBC, by opening the reader's first session.
     """
     dialect = dialect_for(url)
     if kind != "auto" and kind not in dialect.readers:
@@ -24,11 +25,13 @@ def open_reader(url: SourceURL, kind: str = "auto") -> Any:
             url.masked,
         )
     kind = dialect.readers[0] if kind == "auto" else kind
-    dialect = dialect.probe(url)
-    if kind == "adbc":
+    if kind == "adbc":  # its first session is the probe (no dialect with ADBC refines itself in one)
         from verify.sources.adbc_reader import ADBCReader
 
-        return ADBCReader(url, dialect)
+        reader = ADBCReader(url, dialect)
+        reader.probe()
+        return reader
+    dialect = dialect.probe(url)
     if kind == "connectorx":
         from verify.sources.connectorx_reader import ConnectorXReader
 

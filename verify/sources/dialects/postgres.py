@@ -1,4 +1,5 @@
-"""PostgreSQL: psycopg for probes, ADBC (or ConnectorX) for rows, pg_catalog for types."""
+"""PostgreSQL: ADBC (or ConnectorX) for rows, pg_catalog for types, psycopg for probes (but ADBC's
+reader probes with its first session)."""
 
 from __future__ import annotations
 
