@@ -131,11 +131,11 @@ def read_run(path: str) -> StoredRun:
     try:
         info = rundir.read_info(path)
     except rundir.RunFileError as exc:
-        raise _advice(path, "run.json", exc) from None
+        raise _advice(path, rundir.RUN, exc) from None
     try:
         summary = rundir.read_result(path)
     except rundir.RunFileError as exc:
-        raise _advice(path, "summary.json", exc) from None
+        raise _advice(path, rundir.SUMMARY, exc) from None
     return StoredRun(path, os.path.realpath(path), info, summary)
 
 
