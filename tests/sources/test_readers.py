@@ -1,5 +1,6 @@
 """The readers on the real servers: every session read-only and in UTC, rows as Polars frames,
-PostgreSQL sessions pooled for a run and replaced when the server drops them."""
+PostgreSQL sessions pooled for a run (the first one opened by the probe) and replaced when the
+server drops them."""
 
 from __future__ import annotations
 
@@ -61,6 +62,43 @@ def test_adbc_sessions_are_pooled_and_one_the_server_dropped_is_replaced(postgre
     reader.close()
     (third,) = reader.row("SELECT pg_backend_pid()")
     assert third not in (first, second)
+
+
+@pytest.mark.postgres
+def test_the_adbc_probe_is_the_first_session_and_loads_no_second_driver(postgres_db):
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    # A fresh interpreter: probing through ADBC must not import psycopg, and the session the
+    # probe opened (there before any read) is the one the first read uses.
+    code = (
+        "import sys, time\n"
+        "from verify.sources.open import open_reader\n"
+        "from verify.sources.urls import SourceURL\n"
+        f"r = open_reader(SourceURL.parse({postgres_db.url!r}), 'adbc')\n"
+        "print('psycopg' in sys.modules, flush=True)\n"
+        "sys.stdin.readline()\n"
+        "print(r.row('SELECT pg_backend_pid()')[0], flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline().strip() == "False"
+    engine = postgres_db.engine()
+    query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    try:
+        with engine.connect() as conn:
+            open_before_any_read = {pid for (pid,) in conn.execute(text(query))}
+    finally:
+        engine.dispose()
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    pid = int(proc.stdout.readline())
+    assert proc.wait(timeout=30) == 0
+    assert pid in open_before_any_read
 
 
 @pytest.mark.mysql

@@ -63,6 +63,8 @@ class ADBCReader:
         def open_session() -> tuple[Any, Any]:
             try:
                 return self._take(fresh=True)[0]
+            except ImportError:
+                raise  # said as a driver that is not installed
             except Exception as exc:  # noqa: BLE001 - the driver's errors, in its own words
                 raise ConnectionError(_clean(exc).removeprefix("Failed to connect: ")) from None
 
