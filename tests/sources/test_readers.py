@@ -74,7 +74,7 @@ def test_the_adbc_probe_is_the_first_session_and_loads_no_second_driver(postgres
     # A fresh interpreter: probing through ADBC must not import psycopg, and the session the
     # probe opened (there before any read) is the one the first read uses.
     code = (
-        "import sys, time\n"
+        "import sys\n"
         "from verify.sources.open import open_reader\n"
         "from verify.sources.urls import SourceURL\n"
         f"r = open_reader(SourceURL.parse({postgres_db.url!r}), 'adbc')\n"

@@ -68,7 +68,7 @@ class ADBCReader:
             except Exception as exc:  # noqa: BLE001 - the driver's errors, in its own words
                 raise ConnectionError(_clean(exc).removeprefix("Failed to connect: ")) from None
 
-        self._give(connecting(self.url, probe_timeout(), open_session))
+        self._give(connecting(self.url, probe_timeout(), open_session, passes_parameters=True))
 
     def schema(self, sql: str) -> pl.Schema:
         return self.read(f"SELECT * FROM ({sql}) verify_q LIMIT 0").schema

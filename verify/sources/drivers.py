@@ -12,8 +12,13 @@ from verify.errors import SourceError
 from verify.sources.urls import SourceURL, mask_in_text
 
 
-def connecting(url: SourceURL, timeout: int, open_connection: Callable[[], Any]) -> Any:
-    """Open a connection with `open_connection`; a failure is one SourceError naming the fix."""
+def connecting(
+    url: SourceURL, timeout: int, open_connection: Callable[[], Any], passes_parameters: bool = False
+) -> Any:
+    """Open a connection with `open_connection`; a failure is one SourceError naming the fix.
+
+    `passes_parameters`: the connection is given the URL's parameters (libpq through ADBC is;
+    the plain drivers' probes are not), so a failure may be one of them, and the fix names them."""
     try:
         return open_connection()
     except ImportError as exc:
@@ -27,7 +32,7 @@ def connecting(url: SourceURL, timeout: int, open_connection: Callable[[], Any])
                 url.masked,
             ) from None
         fix = "check the host, port, user, password and database in the URL"
-        if url.query:  # a driver that takes them (libpq through ADBC) may be refusing one
+        if passes_parameters and url.query:
             fix += f", and its parameters ({', '.join(name for name, _ in url.query)})"
         raise SourceError(f"cannot connect to {url.masked}: {reason}; {fix}", url.masked) from None
 
