@@ -345,8 +345,9 @@ def _differences(
     """Flag the differing cells of the paired rows (`old` and `new` line up row by row) and
     add the rows of one side only (`lone`, see _lone_rows)."""
     names = [c.name for c in columns]
+    present = pl.Series(_NEW, [True]).new_from_index(0, new.height)  # a lone literal is one row
     flags = old.with_columns(pl.lit(True).alias(_OLD)).hstack(
-        new.select(*(pl.col(c).alias(f"{c}{_NEW}") for c in names), pl.lit(True).alias(_NEW))
+        [*new.select(pl.col(c).alias(f"{c}{_NEW}") for c in names), present]
     )
     flags = flags.with_columns(
         *[
