@@ -50,10 +50,12 @@ def main(debug: bool) -> None:
     """Verify that a migrated store holds exactly the data of the old one.
 
     \b
-    verify diff    compare the old and the new store through a mapping
-    verify check   hold a mapping against the live schemas, reading no rows
-    verify gate    turn a run into a pass/fail verdict for a rollout stage
-    verify report  render a run for reviewers
+    verify init     draft a mapping from the two live schemas
+    verify check    hold a mapping against the live schemas, reading no rows
+    verify diff     compare the old and the new store through a mapping
+    verify explain  say what a run's unexplained differences have in common
+    verify gate     turn a run into a pass/fail verdict for a rollout stage
+    verify report   render a run for reviewers
     verify scenario build   load the DFP -> F1 demo scenario into two stores
     """
     if not debug:
