@@ -20,7 +20,8 @@ returns into the column's raw Polars type. Everything after this point is dialec
     json         String                   the JSON text; compared as JSON values
     geometry     String                   canonical WKT (from WKB, or PostgreSQL's point, path, polygon)
     set          List(String)             MySQL SET: its members, sorted
-    array        List(String)             PostgreSQL arrays: the elements as text, in order
+    array        List(String)             PostgreSQL arrays: the elements as text, in order (one
+                                          dimension from index 1; others fail the read)
     uuid         String                   lower-case, hyphenated
     time         Duration(us)             TIME, time, interval: a signed length of time
     bit          UInt64                   BIT(n), bit(n), varbit up to 64 bits
@@ -152,7 +153,7 @@ def decode(frame: pl.DataFrame, columns: tuple[SourceColumn, ...]) -> pl.DataFra
     for col in columns:
         series = frame.get_column(col.name)
         step = DECODERS.get(col.decode or "")
-        if step is not None:
+        if step is not None and series.dtype != pl.Null:  # a reader's all-NULL column: no values
             series = step(series, col)
         target = col.dtype()
         if series.dtype != target:

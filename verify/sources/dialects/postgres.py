@@ -236,6 +236,22 @@ class Postgres(Dialect):
 _POINT_WKB = "CAST('\\x0000000001' AS BYTEA) || float8send(({0})[0]) || float8send(({0})[1])"
 
 
+def _array_select(name: str) -> str:
+    """An array as text[], read natively by every reader; refused in SQL where its elements in
+    order are not all it holds. PostgreSQL's = also compares the dimensions and the indexes,
+    which a list cannot carry (ADBC would flatten '{{a,b},{c,d}}' to [a, b, c, d], and every
+    reader reads '[0:1]={a,b}' as [a, b], equal to '{a,b}'), so such a value fails the read
+    with a message that names the column: the CASE casts the message to an array. It cannot be
+    a constant, or PostgreSQL would cast it, and fail, before reading any row."""
+    said = name.replace("'", "''").replace("{", "{{").replace("}", "}}")
+    return (
+        "CASE WHEN array_ndims({0}) > 1 OR array_lower({0}, 1) <> 1 THEN CAST(CONCAT("
+        f"'verify compares arrays of one dimension indexed from 1, and column {said} holds one of ', "
+        "array_ndims({0}), ' dimension(s) indexed from ', array_lower({0}, 1), "
+        "'; compare a view that reads it as one') AS TEXT[]) ELSE CAST({0} AS TEXT[]) END"
+    )
+
+
 def _column(
     name: str, db_type: str, typname: str, typtype: str, category: str, elem: str, typmod: int | None
 ) -> SourceColumn:
@@ -296,7 +312,7 @@ def _column(
     if typname in ("geometry", "geography"):  # PostGIS
         return SourceColumn(name, db_type, "geometry", "ST_AsBinary({})", "wkb")
     if category == "A" and elem:
-        return SourceColumn(name, db_type, "array", "CAST(to_json(CAST({} AS TEXT[])) AS TEXT)", "list_text")
+        return SourceColumn(name, db_type, "array", _array_select(name), "list_text")
     return SourceColumn(name, db_type, "unsupported", why="no canonical type for it")
 
 

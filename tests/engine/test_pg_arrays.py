@@ -1,0 +1,97 @@
+"""PostgreSQL arrays on both sides, read natively as text[] by each reader: compared element by
+element in order, as PostgreSQL's = compares them; an array a list cannot hold (two dimensions,
+or indexes from another first index) fails the read with a message naming the column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from verify.engine.run import DiffOptions, run_diff
+
+pytestmark = pytest.mark.postgres
+
+MAPPING = """version: 1
+entities:
+  arr:
+    old: {table: arr_old}
+    new: {table: arr_new}
+    key: [id]
+    columns: "*"
+"""
+
+# id: (old a, old n, new a, new n), as SQL; then which columns differ (by PostgreSQL's =).
+ROWS: dict[int, tuple[str, str, str, str]] = {
+    1: ("'{x,y}'", "'{1,2}'", "'{x,y}'", "'{1,2}'"),
+    2: (  # separators, quotes, backslashes and NULL elements are elements like any other
+        "ARRAY['a,b', NULL, 'q\"u', 'back\\slash', '', 'NULL']",
+        "'{3,NULL}'",
+        "ARRAY['a,b', NULL, 'q\"u', 'back\\slash', '', 'NULL']",
+        "'{3,NULL}'",
+    ),
+    3: ("'{}'", "'{}'", "'{}'", "'{}'"),
+    4: ("NULL", "NULL", "NULL", "NULL"),
+    5: ("'{a,b}'", "'{1,2}'", "'{b,a}'", "'{2,1}'"),  # order matters in an array
+    6: ("'{NULL}'", "'{}'", "'{}'", "'{NULL}'"),  # a NULL element is not no element
+    7: ("ARRAY['']", "'{0}'", "'{NULL}'", "'{00}'"),  # '' is not NULL; 00 is the integer 0
+    8: ("NULL", "'{}'", "'{}'", "NULL"),  # no array is not an empty one
+    9: ("ARRAY['NULL']", "'{5}'", "'{NULL}'", "'{5}'"),  # the text 'NULL' is not NULL
+}
+DIFFERING = {(5, "a"), (5, "n"), (6, "a"), (6, "n"), (7, "a"), (8, "a"), (8, "n"), (9, "a")}
+
+
+def load(db: Any, old: dict[int, tuple[str, str]], new: dict[int, tuple[str, str]]) -> None:
+    statements = ["DROP TABLE IF EXISTS arr_old, arr_new"]
+    for name, rows in (("arr_old", old), ("arr_new", new)):
+        statements.append(f"CREATE TABLE {name} (id INT PRIMARY KEY, a TEXT[], n INT[])")
+        statements += [f"INSERT INTO {name} VALUES ({i}, {a}, {n})" for i, (a, n) in rows.items()]
+    db.execute(*statements)
+
+
+def diff(tmp_path: Path, db: Any, reader: str) -> Any:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MAPPING)
+    out = tmp_path / f"run-{reader}"
+    return run_diff(
+        DiffOptions(
+            mapping_path=str(mapping), old_url=db.url, new_url=db.url, out_dir=str(out), reader=reader
+        )
+    )
+
+
+@pytest.mark.parametrize("reader", ["auto", "connectorx", "sqlalchemy"])
+def test_arrays_are_compared_element_by_element_in_order(tmp_path, postgres_db, reader):
+    load(postgres_db, {i: r[:2] for i, r in ROWS.items()}, {i: r[2:] for i, r in ROWS.items()})
+    result = diff(tmp_path, postgres_db, reader)
+    assert result.status == "complete", result.failures
+    parts = sorted((Path(result.run_dir) / "mismatches" / "arr").glob("*.parquet"))
+    found = pl.concat([pl.read_parquet(p) for p in parts])
+    assert set(found.select("id", "column").iter_rows()) == DIFFERING
+    assert result.entities["arr"].matched == 4  # ids 1 to 4
+
+
+@pytest.mark.parametrize("reader", ["auto", "connectorx", "sqlalchemy"])
+@pytest.mark.parametrize(
+    ("value", "told"),
+    [
+        ("'{{a,b},{c,d}}'", "of 2 dimension(s) indexed from 1"),
+        ("'[0\\:1]={p,q}'", "of 1 dimension(s) indexed from 0"),
+    ],
+)
+def test_an_array_a_list_cannot_hold_fails_the_read_naming_the_column(
+    tmp_path, postgres_db, reader, value, told
+):
+    # ADBC would read {{a,b},{c,d}} as [a, b, c, d], and every reader reads [0:1]={p,q} as
+    # [p, q]; PostgreSQL's = tells both from their flat, 1-based arrays. So the read refuses.
+    load(
+        postgres_db,
+        {1: ("'{x}'", "NULL"), 2: (value, "NULL")},
+        {1: ("'{x}'", "NULL"), 2: ("'{p,q}'", "NULL")},
+    )
+    result = diff(tmp_path, postgres_db, reader)
+    assert result.status == "partial"
+    (failure,) = result.failures
+    assert f"verify compares arrays of one dimension indexed from 1, and column a holds one {told}" in failure
