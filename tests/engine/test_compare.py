@@ -56,3 +56,21 @@ def test_key_order_over_composite_keys_allows_repeats_but_not_nulls():
     assert not in_key_order(pl.DataFrame({"a": [1, 1, 2], "b": [2, 1, 0]}), ["a", "b"])
     assert not in_key_order(pl.DataFrame({"a": [1, 2, 1], "b": [0, 0, 5]}), ["a", "b"])
     assert not in_key_order(pl.DataFrame({"a": [None, 1], "b": [0, 0]}), ["a", "b"])
+
+
+def test_differing_lists_never_look_alike_in_reports():
+    # Joined with ", " and NULL elements dropped, each pair here was shown as two equal texts.
+    pairs = [(["a, b"], ["a", "b"]), ([None], []), ([""], []), (["NULL"], [None]), (['q"u'], ["q'u"])]
+    lists = {"v": pl.List(pl.String)}
+    old = pl.DataFrame({"k": range(5), "v": [o for o, _ in pairs]}, schema_overrides=lists)
+    new = pl.DataFrame({"k": range(5), "v": [n for _, n in pairs]}, schema_overrides=lists)
+    diffs, _ = compare(old, new, ["k"], [ColumnCheck("v")])
+    shown = {k: (o, n) for k, _, _, o, n in rows(diffs)}
+    assert shown == {
+        0: ('["a, b"]', '["a","b"]'),
+        1: ("[null]", "[]"),
+        2: ('[""]', "[]"),
+        3: ('["NULL"]', "[null]"),
+        4: ('["q\\"u"]', '["q\'u"]'),
+    }
+    assert all(o != n for o, n in shown.values())

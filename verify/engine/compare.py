@@ -69,13 +69,17 @@ class SegmentCounts:
 
 def display(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """A value as the string shown in reports: ISO timestamps with offset, plain numbers, bytes
-    in hex (0x…), lists in brackets, lengths of time as [-]H:MM:SS[.ffffff]."""
+    in hex (0x…), lists as JSON arrays of texts, lengths of time as [-]H:MM:SS[.ffffff].
+
+    Lists are JSON so that no two differing lists look alike: ["a, b"] and ["a","b"], [null],
+    [""] and [] are each their own."""
     if isinstance(dtype, pl.Datetime):
         return expr.dt.to_string("%Y-%m-%d %H:%M:%S%.f%:z")
     if dtype == pl.Binary:
         return pl.concat_str([pl.lit("0x"), expr.bin.encode("hex")])
     if isinstance(dtype, pl.List):
-        return pl.concat_str([pl.lit("["), expr.cast(pl.List(pl.String)).list.join(", "), pl.lit("]")])
+        encoded = pl.struct(expr.cast(pl.List(pl.String)).alias("v")).struct.json_encode()
+        return pl.when(expr.is_not_null()).then(encoded.str.slice(len('{"v":')).str.strip_suffix("}"))
     if isinstance(dtype, pl.Duration):
         return _duration_text(expr)
     return expr.cast(pl.String)
