@@ -8,7 +8,8 @@ returns into the column's raw Polars type. Everything after this point is dialec
     kind         raw Polars type          read as
     int          Int64                    any integer that fits 64 bits signed (YEAR too)
     uint64       UInt64                   BIGINT UNSIGNED
-    decimal      Decimal(38, scale)       native, or text parsed at the declared scale
+    decimal      Decimal(38, scale)       native, or text parsed at the declared scale (18 where the
+                                          catalog gives none); a value with more places is refused
     float        Float64
     float32      Float32                  FLOAT / real: compared at single precision
     string       String                   text, varchar, enums; CHAR(n) with `pad`
@@ -163,11 +164,37 @@ def decode(frame: pl.DataFrame, columns: tuple[SourceColumn, ...]) -> pl.DataFra
 
 
 def _decimal_text(series: pl.Series, col: SourceColumn) -> pl.Series:
+    """Decimal text parsed at the column's scale, which must hold every place a value has: a
+    column whose catalog gives no scale (an unconstrained NUMERIC) or more than 38 digits
+    could hold a value that would be rounded, and such a value is refused, never rounded."""
     import polars as pl
 
     if series.dtype != pl.String:
         return series
-    return series.str.strip_chars().cast(pl.Decimal(38, col.scale if col.scale is not None else 0))
+    text = series.str.strip_chars()
+    scale = col.scale if col.scale is not None else 0
+    if col.precision is None or col.precision > 38:
+        places = text.str.extract(r"\.(\d*?)0*$").str.len_chars()
+        over = (places > scale).arg_true()
+        if len(over):
+            value, n = text[over[0]], places[over[0]]
+            raise _refused(col, f"{value}, with {n} decimal places; it is read at {scale}, and rounding it")
+    try:
+        return text.cast(pl.Decimal(38, scale))
+    except pl.exceptions.InvalidOperationError:
+        bad = text.filter(text.cast(pl.Decimal(38, scale), strict=False).is_null() & text.is_not_null())
+        what = f"{bad[0]}, which is no decimal of 38 digits with {scale} places; reading it"
+        raise _refused(col, what) from None
+
+
+def _refused(col: SourceColumn, what: str) -> Exception:
+    from verify.errors import RunError
+
+    return RunError(
+        f"column {col.name} ({col.db_type}) holds {what} would change the value compared: read the "
+        "column through the side's `query` with a cast that holds its values exactly, e.g. "
+        f"CAST({col.name} AS NUMERIC(38,20)), or leave it out of `columns`"
+    )
 
 
 def by_distinct(series: pl.Series, fn: Any) -> pl.Series:

@@ -1,6 +1,9 @@
-"""PostgreSQL arrays on both sides, read natively as text[] by each reader: compared element by
-element in order, as PostgreSQL's = compares them; an array a list cannot hold (two dimensions,
-or indexes from another first index) fails the read with a message naming the column."""
+"""PostgreSQL values on both sides that a reader could get subtly wrong, with each reader.
+
+Arrays are read natively as text[] and compared element by element in order, as PostgreSQL's =
+compares them; an array a list cannot hold (two dimensions, or indexes from another first index)
+fails the read with a message naming the column. An unconstrained NUMERIC is read at 18 places;
+a value with more, or a NaN, fails the read instead of being rounded or dropped."""
 
 from __future__ import annotations
 
@@ -51,9 +54,9 @@ def load(db: Any, old: dict[int, tuple[str, str]], new: dict[int, tuple[str, str
     db.execute(*statements)
 
 
-def diff(tmp_path: Path, db: Any, reader: str) -> Any:
+def diff(tmp_path: Path, db: Any, reader: str, mapping_text: str = MAPPING) -> Any:
     mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(MAPPING)
+    mapping.write_text(mapping_text)
     out = tmp_path / f"run-{reader}"
     return run_diff(
         DiffOptions(
@@ -95,3 +98,57 @@ def test_an_array_a_list_cannot_hold_fails_the_read_naming_the_column(
     assert result.status == "partial"
     (failure,) = result.failures
     assert f"verify compares arrays of one dimension indexed from 1, and column a holds one {told}" in failure
+
+
+NUMERIC = """version: 1
+entities:
+  num:
+    old: OLD
+    new: NEW
+    key: [id]
+    columns: {v: {}}
+"""
+PLAIN = NUMERIC.replace("OLD", "{table: num_old}").replace("NEW", "{table: num_new}")
+CAST = NUMERIC.replace("OLD", '{query: "SELECT id, CAST(v AS NUMERIC(38,25)) AS v FROM num_old"}').replace(
+    "NEW", '{query: "SELECT id, CAST(v AS NUMERIC(38,25)) AS v FROM num_new"}'
+)
+
+
+def numbers(db: Any, old: list[str], new: list[str]) -> None:
+    statements = ["DROP TABLE IF EXISTS num_old, num_new"]
+    for name, values in (("num_old", old), ("num_new", new)):
+        statements.append(f"CREATE TABLE {name} (id INT PRIMARY KEY, v NUMERIC)")
+        statements += [f"INSERT INTO {name} VALUES ({i}, {v})" for i, v in enumerate(values)]
+    db.execute(*statements)
+
+
+@pytest.mark.parametrize("reader", ["auto", "connectorx", "sqlalchemy"])
+def test_an_unconstrained_numeric_is_never_rounded(tmp_path, postgres_db, reader):
+    # Equal to 18 places, different at the 22nd: rounded to 18, the two would be equal.
+    numbers(
+        postgres_db,
+        ["1.5", "0.1234567890123456789012"],
+        ["1.5000000000000000000000000", "0.1234567890123456789099"],
+    )
+    result = diff(tmp_path, postgres_db, reader, PLAIN)
+    assert result.status == "partial"
+    (failure,) = result.failures
+    assert "column v (numeric) holds 0.12345678901234567890" in failure
+    assert (
+        "with 22 decimal places; it is read at 18, and rounding it would change the value compared" in failure
+    )
+    assert "CAST(v AS NUMERIC(38,20))" in failure  # the fix; read so, the difference is found:
+    (tmp_path / "cast").mkdir()
+    result = diff(tmp_path / "cast", postgres_db, reader, CAST)
+    assert result.status == "complete", result.failures
+    summary = result.entities["num"]
+    assert (summary.matched, summary.by_column) == (1, {"v": 1})  # 1.5 is 1.5 at any number of places
+
+
+@pytest.mark.parametrize("reader", ["auto", "connectorx", "sqlalchemy"])
+def test_a_numeric_nan_fails_the_read_naming_it(tmp_path, postgres_db, reader):
+    numbers(postgres_db, ["1", "'NaN'"], ["1", "'NaN'"])
+    result = diff(tmp_path, postgres_db, reader, PLAIN)
+    assert result.status == "partial"
+    (failure,) = result.failures
+    assert "column v (numeric) holds NaN, which is no decimal of 38 digits with 18 places" in failure
