@@ -388,3 +388,27 @@ def test_a_connection_cut_mid_segment_by_the_network_is_retried(tmp_path, big_st
     big = summary["entities"]["big"]
     assert (big["compared"], big["matched"], big["value_mismatch_rows"]) == (20_000, 19_999, 1)
     assert pl.read_parquet(out / "mismatches" / "big" / "*.parquet")["id"].to_list() == [777]
+
+
+def test_a_rust_panic_in_a_segment_fails_that_segment_not_the_run(monkeypatch):
+    # A panic in Polars (or ConnectorX) is a BaseException, past `except Exception`: it once
+    # ended `verify diff` with a traceback. Here a real one, from Polars, in place of a segment.
+    import polars as pl
+
+    from verify.engine import executor_base
+    from verify.errors import RunError
+
+    def panics(task):  # noqa: ANN001, ANN202
+        return pl.select(pl.lit(9 * 10**18).cast(pl.Datetime("us")).dt.to_string("%Y"))
+
+    monkeypatch.setattr(executor_base, "run_segment", panics)
+    outcome = executor_base.guarded(None)  # type: ignore[arg-type]
+    assert isinstance(outcome, RunError)
+    assert "a Rust panic" in str(outcome) and "out-of-range datetime" in str(outcome)
+
+    def interrupted(task):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(executor_base, "run_segment", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C still stops the run
+        executor_base.guarded(None)  # type: ignore[arg-type]

@@ -60,3 +60,9 @@ def guarded(task: SegmentTask) -> Outcome:
         return exc
     except Exception as exc:  # noqa: BLE001 - a failed segment is recorded, the run goes on
         return RunError(f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:
+        # A panic in a Rust library (Polars, ConnectorX) is a BaseException, so that `except
+        # Exception` lets it through; each library has its own class of that name.
+        if type(exc).__name__ != "PanicException":
+            raise
+        return RunError(f"a library verify reads with failed (a Rust panic): {exc}")

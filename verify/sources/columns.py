@@ -294,6 +294,39 @@ def _utc(series: pl.Series, col: SourceColumn) -> pl.Series:
     return series
 
 
+# PostgreSQL's first day, 4714-11-24 BC, in days from 1970: no finite date or time is earlier.
+_PG_FIRST_DAY = -2_440_588
+_CHRONO_LAST_US = 8_210_266_876_799_999_999  # +262143-12-31 23:59:59.999999, Rust's latest time
+
+
+def _finite(series: pl.Series, col: SourceColumn) -> pl.Series:
+    """PostgreSQL dates and times, which must be finite. The readers hand 'infinity' and
+    '-infinity' over as times no finite value has: ADBC as times some 292,000 years before 1970
+    (its epoch shift wraps), ConnectorX as Rust's earliest and latest times (psycopg refuses
+    them, as ConnectorX does infinite dates). Such a value is refused, not compared."""
+    import polars as pl
+
+    if isinstance(series.dtype, pl.Datetime):
+        per_us = {"ms": 10**-3, "us": 1, "ns": 10**3}[series.dtype.time_unit]
+        first, last = _PG_FIRST_DAY * 86_400 * 10**6 * per_us, _CHRONO_LAST_US * per_us
+    elif series.dtype == pl.Date:
+        first, last = _PG_FIRST_DAY, 2**31
+    else:
+        return series
+    physical = series.to_physical()
+    earliest, latest = physical.min(), physical.max()
+    if earliest is None or (earliest >= first and latest < last):  # type: ignore[operator]
+        return series
+    from verify.errors import RunError
+
+    raise RunError(
+        f"column {col.name} ({col.db_type}) holds infinity or -infinity (or a time after the year "
+        "262143, which no reader holds), which is no time to compare: "
+        f"map it in the side's `query`, e.g. CASE WHEN isfinite({col.name}) THEN {col.name} "
+        "ELSE '9999-12-31' END, and a rule can then accept what the old store holds there"
+    )
+
+
 def _wkb(series: pl.Series, col: SourceColumn) -> pl.Series:
     from verify.sources.geometry import wkb_series
 
@@ -313,6 +346,7 @@ DECODERS: dict[str, Any] = {
     "micros": _micros,
     "bits": _bits,
     "utc": _utc,
+    "finite": _finite,
     "wkb": _wkb,
     "pg_geometric": _pg_geometric,
 }

@@ -289,10 +289,11 @@ def _column(
         digits = mod if mod >= 0 and typname != "interval" else 6  # a second's digits; 6 unless declared
         if typname in ("time", "interval"):
             return SourceColumn(name, db_type, "time", MICROS, "micros", precision=digits)
-        return SourceColumn(name, db_type, typname, precision=digits)
+        return SourceColumn(name, db_type, typname, decode="finite", precision=digits)
+    if typname == "date":
+        return SourceColumn(name, db_type, "date", decode="finite")
     simple = {
         "bool": "bool",
-        "date": "date",
         "timestamp": "timestamp",
         "timestamptz": "timestamptz",
         "bytea": "binary",
