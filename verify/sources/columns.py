@@ -178,23 +178,29 @@ def _decimal_text(series: pl.Series, col: SourceColumn) -> pl.Series:
         over = (places > scale).arg_true()
         if len(over):
             value, n = text[over[0]], places[over[0]]
-            raise _refused(col, f"{value}, with {n} decimal places; it is read at {scale}, and rounding it")
+            raise _refused(
+                col, f"{value}, with {n} decimal places; it is read at {scale}, and rounding it", _WIDER
+            )
     try:
         return text.cast(pl.Decimal(38, scale))
     except pl.exceptions.InvalidOperationError:
         bad = text.filter(text.cast(pl.Decimal(38, scale), strict=False).is_null() & text.is_not_null())
         what = f"{bad[0]}, which is no decimal of 38 digits with {scale} places; reading it"
-        raise _refused(col, what) from None
+        raise _refused(col, what, _WIDER) from None
 
 
-def _refused(col: SourceColumn, what: str) -> Exception:
+_WIDER = (
+    " would change the value compared: read the column through the side's `query` with a cast "
+    "that holds its values exactly, e.g. CAST({name} AS NUMERIC(38,20)), or leave it out of `columns`"
+)
+
+
+def _refused(col: SourceColumn, what: str, fix: str) -> Exception:
+    """A value no exact reading of the column holds: the read fails, naming it and the fix
+    (`fix` may name the column as {name})."""
     from verify.errors import RunError
 
-    return RunError(
-        f"column {col.name} ({col.db_type}) holds {what} would change the value compared: read the "
-        "column through the side's `query` with a cast that holds its values exactly, e.g. "
-        f"CAST({col.name} AS NUMERIC(38,20)), or leave it out of `columns`"
-    )
+    return RunError(f"column {col.name} ({col.db_type}) holds {what}{fix.format(name=col.name)}")
 
 
 def by_distinct(series: pl.Series, fn: Any) -> pl.Series:
@@ -309,7 +315,7 @@ def _finite(series: pl.Series, col: SourceColumn) -> pl.Series:
     if isinstance(series.dtype, pl.Datetime):
         per_us = {"ms": 10**-3, "us": 1, "ns": 10**3}[series.dtype.time_unit]
         first, last = _PG_FIRST_DAY * 86_400 * 10**6 * per_us, _CHRONO_LAST_US * per_us
-    elif series.dtype == pl.Date:
+    elif series.dtype == pl.Date:  # no bound above: an infinite date comes as the far past, or not
         first, last = _PG_FIRST_DAY, 2**31
     else:
         return series
@@ -317,14 +323,15 @@ def _finite(series: pl.Series, col: SourceColumn) -> pl.Series:
     earliest, latest = physical.min(), physical.max()
     if earliest is None or (earliest >= first and latest < last):  # type: ignore[operator]
         return series
-    from verify.errors import RunError
-
-    raise RunError(
-        f"column {col.name} ({col.db_type}) holds infinity or -infinity (or a time after the year "
-        "262143, which no reader holds), which is no time to compare: "
-        f"map it in the side's `query`, e.g. CASE WHEN isfinite({col.name}) THEN {col.name} "
-        "ELSE '9999-12-31' END, and a rule can then accept what the old store holds there"
+    raise _refused(
+        col, "infinity or -infinity (or a time after the year 262143, which no reader holds)", _FINITE
     )
+
+
+_FINITE = (
+    ", which is no time to compare: map it in the side's `query`, e.g. CASE WHEN isfinite({name}) "
+    "THEN {name} ELSE '9999-12-31' END, and a rule can then accept what the old store holds there"
+)
 
 
 def _wkb(series: pl.Series, col: SourceColumn) -> pl.Series:

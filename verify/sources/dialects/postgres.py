@@ -294,8 +294,6 @@ def _column(
         return SourceColumn(name, db_type, "date", decode="finite")
     simple = {
         "bool": "bool",
-        "timestamp": "timestamp",
-        "timestamptz": "timestamptz",
         "bytea": "binary",
     }
     if typname in simple:
