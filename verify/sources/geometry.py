@@ -165,11 +165,14 @@ def _filled(series: pl.Series, shape: object) -> pl.Series:
     return pl.Series(series.name, out, dtype=pl.String)
 
 
-def _points(x: pl.Expr, y: pl.Expr) -> pl.Expr:
+def _points() -> pl.Expr:
+    """Columns x and y as canonical WKT points (each coordinate is used twice: columns, not
+    expressions, so that it is computed once)."""
     import polars as pl
 
+    x, y = pl.col("x"), pl.col("y")
     text = pl.concat_str([pl.lit("POINT("), numbers(x), pl.lit(" "), numbers(y), pl.lit(")")])
-    return text.replace("POINT(NaN NaN)", "POINT EMPTY")
+    return pl.when(x.is_nan() & y.is_nan()).then(pl.lit("POINT EMPTY")).otherwise(text)
 
 
 def wkb_series(series: pl.Series) -> pl.Series:
@@ -193,11 +196,11 @@ def wkb_series(series: pl.Series) -> pl.Series:
             value = read if len(orders) == 1 else pl.when(pl.lit(mask)).then(read).otherwise(value)
         return value
 
-    x, y = coordinate(5), coordinate(13)
+    xy = frame.select(coordinate(5).alias("x"), coordinate(13).alias("y"))
     other = frame.select(g.is_not_null() & ~pl.lit(little | big)).to_series()
     if not other.any():  # points only (and NULLs): a NULL value gives NULL coordinates
-        return frame.select(_points(x, y)).to_series().alias(series.name)
-    fast = frame.select(pl.when(is_point).then(_points(x, y)))
+        return xy.select(_points()).to_series().alias(series.name)
+    fast = xy.select(pl.when(is_point).then(_points()))
     out = fast.to_series().to_list()
     for i, text in zip(other.arg_true().to_list(), _filled(series.filter(other), wkb_shape), strict=True):
         out[i] = text
@@ -211,8 +214,8 @@ def pg_geometric_series(series: pl.Series, typname: str) -> pl.Series:
     if typname != "point":
         return _filled(series, lambda text: pg_shape(text, typname))
     parts = series.str.extract_groups(r"^\s*\(\s*([^,\s]+)\s*,\s*([^)\s]+)\s*\)\s*$")
-    x, y = (pl.lit(parts.struct.field(f)).cast(pl.Float64, strict=True) for f in ("1", "2"))
-    return pl.select(_points(x, y).alias(series.name)).to_series()
+    xy = parts.struct.rename_fields(["x", "y"]).struct.unnest().cast(pl.Float64, strict=True)
+    return xy.select(_points().alias(series.name)).to_series()
 
 
 def wkt_series(series: pl.Series) -> pl.Series:
