@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from verify.engine.compare import ColumnCheck, Differences, compare, in_key_order
 from verify.engine.rules import classify
@@ -74,3 +76,24 @@ def test_differing_lists_never_look_alike_in_reports():
         4: ('["q\\"u"]', '["q\'u"]'),
     }
     assert all(o != n for o, n in shown.values())
+
+
+_ELEMENT = st.one_of(st.none(), st.sampled_from(["", "a", "b", "a,b", "NULL"]))
+_LIST = st.one_of(st.none(), st.lists(_ELEMENT, max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_LIST, _LIST, st.booleans()), max_size=25))
+def test_lists_differ_exactly_where_polars_own_equality_says(pairs):
+    # Each row: an old list, a new one, and whether the new side holds the old list instead.
+    old = [a for a, _, _ in pairs]
+    new = [a if same else b for a, b, same in pairs]
+    frame = {"k": list(range(len(pairs)))}
+    dtype = pl.List(pl.String)
+    old_f = pl.DataFrame({**frame, "v": pl.Series(old, dtype=dtype)})
+    new_f = pl.DataFrame({**frame, "v": pl.Series(new, dtype=dtype)})
+    diffs, counts = compare(old_f, new_f, ["k"], [ColumnCheck("v")])
+    expected = old_f["v"].eq_missing(new_f["v"])
+    differing = {k for k, same in zip(frame["k"], expected, strict=True) if not same}
+    assert set(diffs.rows["k"]) == differing
+    assert counts.value_mismatch_rows == len(differing)

