@@ -52,6 +52,16 @@ class Database:
                 conn.execute(text(stmt))
         engine.dispose()
 
+    def query(self, sql: str) -> list[tuple]:
+        """The rows of one query, as the database itself answers it (a test's truth)."""
+        from sqlalchemy import text
+
+        engine = self.engine()
+        with engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(text(sql))]
+        engine.dispose()
+        return rows
+
 
 @pytest.fixture(scope="module")
 def mysql_db() -> Iterator[Database]:

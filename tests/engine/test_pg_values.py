@@ -145,13 +145,82 @@ def test_an_unconstrained_numeric_is_never_rounded(tmp_path, postgres_db, reader
     assert (summary.matched, summary.by_column) == (1, {"v": 1})  # 1.5 is 1.5 at any number of places
 
 
+SPECIAL = "CASE WHEN v IN ('NaN', 'Infinity', '-Infinity')"
+MAPPED = NUMERIC.replace("columns: {v: {}}", "columns: {v: {}, v_special: {}}")
+for _side in ("OLD", "NEW"):
+    MAPPED = MAPPED.replace(
+        _side,
+        f'{{query: "SELECT id, {SPECIAL} THEN NULL ELSE v END AS v, {SPECIAL} THEN CAST(v AS TEXT) END '
+        f'AS v_special FROM num_{_side.lower()}"}}',
+    )
+
+
 @pytest.mark.parametrize("reader", ["auto", "connectorx", "sqlalchemy"])
-def test_a_numeric_nan_fails_the_read_naming_it(tmp_path, postgres_db, reader):
-    numbers(postgres_db, ["1", "'NaN'"], ["1", "'NaN'"])
+def test_a_numeric_nan_or_infinity_fails_the_read_and_the_advised_query_compares_it(
+    tmp_path, postgres_db, reader
+):
+    old = ["1", "'NaN'", "'Infinity'", "'-Infinity'", "2.5"]
+    numbers(postgres_db, old, ["1", "'NaN'", "'-Infinity'", "'-Infinity'", "'NaN'"])
     result = diff(tmp_path, postgres_db, reader, PLAIN)
     assert result.status == "partial"
     (failure,) = result.failures
-    assert "column v (numeric) holds NaN, which is no decimal of 38 digits with 18 places" in failure
+    assert "column v (numeric) holds NaN, which is no decimal: map it in the side's `query`" in failure
+    assert f"{SPECIAL} THEN CAST(v AS TEXT) END AS v_special" in failure
+    (tmp_path / "mapped").mkdir()
+    result = diff(tmp_path / "mapped", postgres_db, reader, MAPPED)  # the advice, as it is given
+    assert result.status == "complete", result.failures
+    summary = result.entities["num"]
+    # Infinity became -Infinity (id 2), and 2.5 became NaN (id 4): both found, nothing else.
+    assert (summary.matched, summary.by_column) == (3, {"v_special": 2, "v": 1})
+
+
+INTERVALS = """version: 1
+entities:
+  iv:
+    old: {table: iv_old}
+    new: {table: iv_new}
+    key: [id]
+    columns: {iv: {}}
+"""
+# Pairs of intervals, and PostgreSQL's own = is the truth: a month is 30 days there, a day 24
+# hours, and a year 12 months (360 days: not 365.25, which EXTRACT(EPOCH) would count).
+INTERVAL_PAIRS = [
+    ("1 year", "365 days 06:00:00"),
+    ("1 year", "360 days"),
+    ("1 mon", "30 days"),
+    ("1 day", "24:00:00"),
+    ("-1 day 00:00:00.000001", "-1 day 00:00:00.000001"),
+    ("-1 day 00:00:00.000001", "-1 day"),
+    ("1 year 2 mons -3 days 04:05:06.7", "1 year 2 mons -3 days 04:05:06.700001"),
+    ("-1000 years", "-1000 years"),
+]
+
+
+@pytest.mark.parametrize("algorithm", ["rows", "checksum"])
+@pytest.mark.parametrize("reader", ["auto", "connectorx", "sqlalchemy"])
+def test_intervals_are_equal_exactly_when_postgresql_says_so(tmp_path, postgres_db, reader, algorithm):
+    statements = ["DROP TABLE IF EXISTS iv_old, iv_new"]
+    for name, at in (("iv_old", 0), ("iv_new", 1)):
+        statements.append(f"CREATE TABLE {name} (id INT PRIMARY KEY, iv INTERVAL)")
+        statements += [f"INSERT INTO {name} VALUES ({i}, '{p[at]}')" for i, p in enumerate(INTERVAL_PAIRS)]
+    postgres_db.execute(*statements)
+    truth = postgres_db.query("SELECT o.id FROM iv_old o JOIN iv_new n USING (id) WHERE o.iv <> n.iv")
+    assert {r[0] for r in truth} == {0, 5, 6}  # what this test rests on: PostgreSQL's =
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(INTERVALS)
+    result = run_diff(
+        DiffOptions(
+            mapping_path=str(mapping),
+            old_url=postgres_db.url,
+            new_url=postgres_db.url,
+            out_dir=str(tmp_path / "run"),
+            reader=reader,
+            algorithm=algorithm,
+        )
+    )
+    assert result.status == "complete", result.failures
+    found = pl.read_parquet(tmp_path / "run" / "mismatches" / "iv" / "*.parquet")
+    assert set(found["id"].cast(pl.Int64)) == {0, 5, 6}
 
 
 TIMES = """version: 1
@@ -188,6 +257,16 @@ def test_an_infinite_date_or_time_fails_the_read(tmp_path, postgres_db, reader, 
         (failure,) = result.failures
         assert f"column {column} (" in failure and "holds infinity or -infinity" in failure
         assert f"CASE WHEN isfinite({column}) THEN {column}" in failure
+
+
+@pytest.mark.parametrize("new", ["'5874897-12-31'", "'5874897-12-30'", "'262144-01-01'"])
+def test_a_date_after_the_year_262143_fails_the_read_equal_or_not(tmp_path, postgres_db, new):
+    # No reader's date and no Polars display holds it: shown as a difference, it would panic.
+    times(postgres_db, [("'2020-01-01'", "'5874897-12-31'")], [("'2020-01-01'", new)])
+    result = diff(tmp_path, postgres_db, "auto", TIMES)
+    assert result.status == "partial"
+    (failure,) = result.failures
+    assert "column d (date) holds infinity or -infinity (or a date after the year 262143" in failure
 
 
 def test_finite_dates_and_times_far_from_today_are_compared(tmp_path, postgres_db):

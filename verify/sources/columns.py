@@ -24,7 +24,8 @@ returns into the column's raw Polars type. Everything after this point is dialec
     array        List(String)             PostgreSQL arrays: the elements as text, in order (one
                                           dimension from index 1; others fail the read)
     uuid         String                   lower-case, hyphenated
-    time         Duration(us)             TIME, time, interval: a signed length of time
+    time         Duration(us)             TIME, time, interval: a signed length of time (an
+                                          interval's month is 30 days, as PostgreSQL's = has it)
     bit          UInt64                   BIT(n), bit(n), varbit up to 64 bits
 """
 
@@ -185,6 +186,8 @@ def _decimal_text(series: pl.Series, col: SourceColumn) -> pl.Series:
         return text.cast(pl.Decimal(38, scale))
     except pl.exceptions.InvalidOperationError:
         bad = text.filter(text.cast(pl.Decimal(38, scale), strict=False).is_null() & text.is_not_null())
+        if bad[0].lower().lstrip("+-") in ("nan", "infinity", "inf"):
+            raise _refused(col, f"{bad[0]}, which is no decimal", _SPECIAL) from None
         what = f"{bad[0]}, which is no decimal of 38 digits with {scale} places; reading it"
         raise _refused(col, what, _WIDER) from None
 
@@ -192,6 +195,13 @@ def _decimal_text(series: pl.Series, col: SourceColumn) -> pl.Series:
 _WIDER = (
     " would change the value compared: read the column through the side's `query` with a cast "
     "that holds its values exactly, e.g. CAST({name} AS NUMERIC(38,20)), or leave it out of `columns`"
+)
+
+
+_SPECIAL = (
+    ": map it in the side's `query`, CASE WHEN {name} IN ('NaN', 'Infinity', '-Infinity') THEN NULL "
+    "ELSE {name} END AS {name}, and, if those must match too, compare CASE WHEN {name} IN ('NaN', "
+    "'Infinity', '-Infinity') THEN CAST({name} AS TEXT) END AS {name}_special as a column of its own"
 )
 
 
@@ -315,16 +325,17 @@ def _finite(series: pl.Series, col: SourceColumn) -> pl.Series:
     if isinstance(series.dtype, pl.Datetime):
         per_us = {"ms": 10**-3, "us": 1, "ns": 10**3}[series.dtype.time_unit]
         first, last = _PG_FIRST_DAY * 86_400 * 10**6 * per_us, _CHRONO_LAST_US * per_us
-    elif series.dtype == pl.Date:  # no bound above: an infinite date comes as the far past, or not
-        first, last = _PG_FIRST_DAY, 2**31
+    elif series.dtype == pl.Date:  # an infinite date comes as the far past, or not at all
+        first, last = _PG_FIRST_DAY, _CHRONO_LAST_US // (86_400 * 10**6) + 1
     else:
         return series
     physical = series.to_physical()
     earliest, latest = physical.min(), physical.max()
     if earliest is None or (earliest >= first and latest < last):  # type: ignore[operator]
         return series
+    what = "date" if series.dtype == pl.Date else "time"
     raise _refused(
-        col, "infinity or -infinity (or a time after the year 262143, which no reader holds)", _FINITE
+        col, f"infinity or -infinity (or a {what} after the year 262143, which no reader holds)", _FINITE
     )
 
 

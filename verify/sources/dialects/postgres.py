@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from verify.sources.urls import SourceURL
 
 TEXTS = ("text", "varchar", "name", "citext", "char", "inet", "cidr", "macaddr", "macaddr8", "xml", "timetz")
-MICROS = "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint"  # time and interval: exact (EXTRACT is numeric)
+MICROS = "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint"  # time: exact (EXTRACT is numeric)
+# An interval as PostgreSQL's own = sees it (interval_cmp_value): a month is 30 days and a day
+# 24 hours, so '1 mon' = '30 days' but '1 year' <> '365 days 06:00' (EPOCH would count a year as
+# 365.25 days, and call those two equal).
+INTERVAL_MICROS = (
+    "(((EXTRACT(YEAR FROM {0}) * 12 + EXTRACT(MONTH FROM {0})) * 30 + EXTRACT(DAY FROM {0}))"
+    " * 86400000000 + EXTRACT(HOUR FROM {0}) * 3600000000 + EXTRACT(MINUTE FROM {0}) * 60000000"
+    " + EXTRACT(MICROSECONDS FROM {0}))::bigint"
+)
 
 # One row per column: its name, type as written, base type (domains resolved), typmod and, for
 # arrays, the element type. `{where}` picks the relation's columns.
@@ -216,8 +224,8 @@ class Postgres(Dialect):
             return f"upper(encode({x}, 'hex'))"
         if want == "uuid" and kind in ("uuid", "string"):
             return f"lower({text})"
-        if want == "time" and kind == "time":
-            return f"CAST({MICROS.format(x)} AS TEXT)"
+        if want == "time" and kind == "time":  # as the rows are read
+            return f"CAST({(column.select or MICROS).format(x)} AS TEXT)"
         if want == "date" and kind == "date":
             return f"TO_CHAR({x}, 'YYYY-MM-DD')"
         if want == "timestamp" and kind in ("timestamp", "timestamptz"):
@@ -288,7 +296,8 @@ def _column(
     if typname in ("timestamp", "timestamptz", "time", "interval"):
         digits = mod if mod >= 0 and typname != "interval" else 6  # a second's digits; 6 unless declared
         if typname in ("time", "interval"):
-            return SourceColumn(name, db_type, "time", MICROS, "micros", precision=digits)
+            micros = MICROS if typname == "time" else INTERVAL_MICROS
+            return SourceColumn(name, db_type, "time", micros, "micros", precision=digits)
         return SourceColumn(name, db_type, typname, decode="finite", precision=digits)
     if typname == "date":
         return SourceColumn(name, db_type, "date", decode="finite")
