@@ -278,3 +278,53 @@ def test_finite_dates_and_times_far_from_today_are_compared(tmp_path, postgres_d
     result = diff(tmp_path, postgres_db, "auto", TIMES)
     assert result.status == "complete", result.failures
     assert (result.entities["tm"].matched, result.entities["tm"].by_column) == (2, {"d": 1})
+
+
+BITS = """version: 1
+entities:
+  vb:
+    old: {table: vb_old}
+    new: {table: vb_new}
+    key: [id]
+    columns: {vb: {}, b: {}}
+"""
+# (old vb, new vb): a bit string's length is part of it, as PostgreSQL's = has it. bit(4) beside
+# it is the same on both sides, and compared as the number it spells.
+BIT_PAIRS = [
+    ("'00101'", "'101'"),
+    ("'0'", "'00'"),
+    ("''", "''"),
+    ("'1'", "'1'"),
+    ("NULL", "''"),
+    ("NULL", "NULL"),
+]
+
+
+@pytest.mark.parametrize("algorithm", ["rows", "checksum"])
+@pytest.mark.parametrize("reader", ["auto", "connectorx", "sqlalchemy"])
+def test_bit_strings_of_other_lengths_differ(tmp_path, postgres_db, reader, algorithm):
+    statements = ["DROP TABLE IF EXISTS vb_old, vb_new"]
+    for name, at in (("vb_old", 0), ("vb_new", 1)):
+        statements.append(f"CREATE TABLE {name} (id INT PRIMARY KEY, vb BIT VARYING(20), b BIT(4))")
+        statements += [f"INSERT INTO {name} VALUES ({i}, {p[at]}, B'0110')" for i, p in enumerate(BIT_PAIRS)]
+    postgres_db.execute(*statements)
+    truth = postgres_db.query(
+        "SELECT o.id FROM vb_old o JOIN vb_new n USING (id) WHERE o.vb IS DISTINCT FROM n.vb"
+    )
+    assert {r[0] for r in truth} == {0, 1, 4}  # PostgreSQL's own word
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(BITS)
+    result = run_diff(
+        DiffOptions(
+            mapping_path=str(mapping),
+            old_url=postgres_db.url,
+            new_url=postgres_db.url,
+            out_dir=str(tmp_path / "run"),
+            reader=reader,
+            algorithm=algorithm,
+        )
+    )
+    assert result.status == "complete", result.failures
+    assert result.entities["vb"].by_column == {"vb": 3}
+    found = pl.read_parquet(tmp_path / "run" / "mismatches" / "vb" / "*.parquet")
+    assert set(found["id"].cast(pl.Int64)) == {0, 1, 4}

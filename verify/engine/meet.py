@@ -46,6 +46,9 @@ def infer_type(a: str, b: str, scale: int = 0) -> CanonicalType | None:
         a = b
     if b == "null":
         b = a
+    if {a, b} == {"varbit"}:  # bit strings both: B'0101' <> B'101', as PostgreSQL's = has it
+        return CanonicalType("string")
+    a, b = ("bit" if k == "varbit" else k for k in (a, b))  # against a number: the number it spells
     pair = {a, b}
     if pair == {"bit"}:
         return CanonicalType("uint")

@@ -94,10 +94,28 @@ def canonicalize(raw: pl.DataFrame, recipe: SideRecipe) -> pl.DataFrame:
     out = []
     for col in recipe.columns:
         series = evaluate(raw, col)
+        if col.source == "varbit" and col.type.numeric:
+            series = _spelt_number(series, recipe, col.name)
         if not (col.type.kind == col.source and col.source in DECODED_CANONICAL):
             series = convert(series, col.type, recipe, raw, col.name, col.timezone)
         out.append(normalize_strings(series, ("rtrim", *col.normalize) if col.pad else col.normalize))
     return pl.DataFrame(out)
+
+
+def _spelt_number(series: pl.Series, recipe: SideRecipe, column: str) -> pl.Series:
+    """A bit varying column's bits as the number they spell, where it meets numbers."""
+    from verify.sources.columns import bit_value
+
+    try:
+        return bit_value(series)
+    except pl.exceptions.PolarsError:
+        bad = series.filter(series.str.to_integer(base=2, strict=False).is_null() & series.is_not_null())
+        raise RunError(
+            f"entity '{recipe.entity}' ({recipe.side} side): column '{column}' holds the bits "
+            f"'{bad[0]}', which spell no unsigned 64-bit number (compared with the other side's "
+            "numbers); compare both sides as text, e.g. declare 'type: string' over a query that "
+            "reads the other side's bits as text"
+        ) from None
 
 
 def normalize_strings(series: pl.Series, steps: tuple[str, ...]) -> pl.Series:

@@ -26,7 +26,9 @@ returns into the column's raw Polars type. Everything after this point is dialec
     uuid         String                   lower-case, hyphenated
     time         Duration(us)             TIME, time, interval: a signed length of time (an
                                           interval's month is 30 days, as PostgreSQL's = has it)
-    bit          UInt64                   BIT(n), bit(n), varbit up to 64 bits
+    bit          UInt64                   BIT(n), bit(n): up to 64 bits
+    varbit       String                   bit varying: its bits as text ('00101'), for the length is
+                                          part of the value; the number they spell where it meets one
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ KINDS = (
     "uuid",
     "time",
     "bit",
+    "varbit",
 )
 
 
@@ -101,6 +104,7 @@ class SourceColumn:
             "uuid": pl.String(),
             "time": pl.Duration("us"),
             "bit": pl.UInt64(),
+            "varbit": pl.String(),
         }.get(self.kind, pl.Null())
 
     def unsupported_message(self, entity: str, side: str) -> str:
@@ -291,7 +295,7 @@ def _micros(series: pl.Series, col: SourceColumn) -> pl.Series:
     return series.cast(pl.Int64).cast(pl.Duration("us"))
 
 
-def _bits(series: pl.Series, col: SourceColumn) -> pl.Series:
+def bit_value(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
     """A bit string ('00101') to its unsigned value; wider than 64 bits cannot be one."""
     import polars as pl
 
@@ -362,7 +366,7 @@ DECODERS: dict[str, Any] = {
     "set_text": set_members,
     "list_text": text_list,
     "micros": _micros,
-    "bits": _bits,
+    "bits": bit_value,
     "utc": _utc,
     "finite": _finite,
     "wkb": _wkb,

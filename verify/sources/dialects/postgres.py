@@ -212,13 +212,13 @@ class Postgres(Dialect):
         text = f"CAST({x} AS TEXT)"  # enums and CHAR(n) as text: CHAR's padding goes
         if want in ("int", "uint") and kind == "int":
             return text
-        if want in ("int", "uint") and kind == "bit":
+        if want in ("int", "uint") and kind in ("bit", "varbit"):
             return f"CAST(CAST(lpad(CAST({x} AS TEXT), 64, '0') AS BIT(64)) AS BIGINT)::text"
         if want in ("int", "uint", "bool") and kind == "bool":
             return f"CASE WHEN {x} THEN '1' WHEN NOT {x} THEN '0' END"
         if want == "decimal" and kind in ("int", "decimal"):
             return f"CAST(CAST({x} AS NUMERIC(1000,30)) AS TEXT)"
-        if want == "string" and kind == "string":  # any bytes: its length says where it ends
+        if want == "string" and kind in ("string", "varbit"):  # any bytes: its length says where it ends
             return f"OCTET_LENGTH({text}) || ':' || {text}"
         if want == "binary" and kind == "binary":
             return f"upper(encode({x}, 'hex'))"
@@ -311,8 +311,10 @@ def _column(
         return SourceColumn(name, db_type, "json", "CAST({} AS TEXT)")
     if typname == "uuid":
         return SourceColumn(name, db_type, "uuid", "CAST({} AS TEXT)")
-    if typname in ("bit", "varbit"):
+    if typname == "bit":  # bit(n): every value n bits long, so the number is all it holds
         return SourceColumn(name, db_type, "bit", "CAST({} AS TEXT)", "bits")
+    if typname == "varbit":  # B'0101' <> B'101': read as its bits, whose length counts
+        return SourceColumn(name, db_type, "varbit", "CAST({} AS TEXT)")
     if typname == "point":  # as big-endian WKB, so that no text is parsed: a tenth of the time
         return SourceColumn(name, typname, "geometry", _POINT_WKB, "wkb")
     if typname in ("path", "polygon"):
