@@ -269,9 +269,9 @@ PAIRS = (
         "SET('mobile','desktop','tablet')",
         "text[]",
         "set",
-        "as sets: members in any order",
+        "as sets: members in any order (an array holding one twice differs: no SET can)",
         (*NULLS, ("'mobile,tablet'", "'{tablet,mobile}'"), ("''", "'{}'"), ("'desktop'", "'{desktop}'")),
-        (("'mobile'", "'{mobile,desktop}'"), ("''", "NULL")),
+        (("'mobile'", "'{mobile,desktop}'"), ("''", "NULL"), ("'mobile,tablet'", "'{tablet,mobile,tablet}'")),
         False,
     ),
     Pair(

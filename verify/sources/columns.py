@@ -246,14 +246,15 @@ def gather(values: pl.Series, at: pl.Series) -> pl.Series:
 
 def set_members(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
     """A set's members, sorted: from a list, or from MySQL SET text 'a,c' ('' is the empty set;
-    SET members hold no comma)."""
+    SET members hold no comma). A member a list holds twice is kept twice: no SET holds one
+    twice, so an array that does holds something the old store cannot, and differs."""
     import polars as pl
 
     if series.dtype == pl.String:
         return by_distinct(series, _sorted_set_text)
     distinct = series.unique()
     # list.eval: list.sort() takes seconds for a million short lists where this takes a tenth.
-    members = pl.element().unique().sort()
+    members = pl.element().sort()
     if len(distinct) * 4 > len(series):
         return series.list.eval(members)
     # Few distinct lists (sets of tags): each sorted once, then looked up by the list itself.
