@@ -328,3 +328,27 @@ def test_bit_strings_of_other_lengths_differ(tmp_path, postgres_db, reader, algo
     assert result.entities["vb"].by_column == {"vb": 3}
     found = pl.read_parquet(tmp_path / "run" / "mismatches" / "vb" / "*.parquet")
     assert set(found["id"].cast(pl.Int64)) == {0, 1, 4}
+
+
+WIDE = NUMERIC.replace("OLD", "{table: num_old}").replace("NEW", "{table: num_new}")
+WIDE_AS_TEXT = NUMERIC.replace("OLD", '{query: "SELECT id, CAST(v AS TEXT) AS v FROM num_old"}').replace(
+    "NEW", '{query: "SELECT id, CAST(v AS TEXT) AS v FROM num_new"}'
+)
+
+
+def test_a_decimal_of_more_than_38_digits_fails_the_read_and_reads_exactly_as_text(tmp_path, postgres_db):
+    big = "99999999999999999999999999999999999.999999999999999999999999999999"
+    statements = ["DROP TABLE IF EXISTS num_old, num_new"]
+    for name, last in (("num_old", "1"), ("num_new", "2")):  # 65 digits; the last one differs at row 1
+        statements.append(f"CREATE TABLE {name} (id INT PRIMARY KEY, v NUMERIC(65,30))")
+        statements.append(f"INSERT INTO {name} VALUES (0, {big}), (1, {big[:-1]}{last}), (2, 1.5)")
+    postgres_db.execute(*statements)
+    result = diff(tmp_path, postgres_db, "auto", WIDE)
+    assert result.status == "partial"
+    (failure,) = result.failures
+    assert f"holds {big}, which is no decimal of 38 digits with 30 places: read it" in failure
+    assert "as text (a CAST to CHAR or TEXT) on both sides" in failure
+    (tmp_path / "text").mkdir()
+    result = diff(tmp_path / "text", postgres_db, "auto", WIDE_AS_TEXT)  # the advice, followed
+    assert result.status == "complete", result.failures
+    assert (result.entities["num"].matched, result.entities["num"].by_column) == (2, {"v": 1})

@@ -192,8 +192,8 @@ def _decimal_text(series: pl.Series, col: SourceColumn) -> pl.Series:
         bad = text.filter(text.cast(pl.Decimal(38, scale), strict=False).is_null() & text.is_not_null())
         if bad[0].lower().lstrip("+-") in ("nan", "infinity", "inf"):
             raise _refused(col, f"{bad[0]}, which is no decimal", _SPECIAL) from None
-        what = f"{bad[0]}, which is no decimal of 38 digits with {scale} places; reading it"
-        raise _refused(col, what, _WIDER) from None
+        what = f"{bad[0]}, which is no decimal of 38 digits with {scale} places"
+        raise _refused(col, what, _AS_TEXT) from None
 
 
 _WIDER = (
@@ -202,6 +202,10 @@ _WIDER = (
 )
 
 
+_AS_TEXT = (
+    ": read it through the side's `query` as text (a CAST to CHAR or TEXT) on both sides, which "
+    "compares exactly where both print the same decimal places, or leave it out of `columns`"
+)
 _SPECIAL = (
     ": map it in the side's `query`, CASE WHEN {name} IN ('NaN', 'Infinity', '-Infinity') THEN NULL "
     "ELSE {name} END AS {name}, and, if those must match too, compare CASE WHEN {name} IN ('NaN', "
