@@ -54,13 +54,18 @@ def load(db: Any, old: dict[int, tuple[str, str]], new: dict[int, tuple[str, str
     db.execute(*statements)
 
 
-def diff(tmp_path: Path, db: Any, reader: str, mapping_text: str = MAPPING) -> Any:
+def diff(tmp_path: Path, db: Any, reader: str, mapping_text: str = MAPPING, algorithm: str = "rows") -> Any:
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(mapping_text)
     out = tmp_path / f"run-{reader}"
     return run_diff(
         DiffOptions(
-            mapping_path=str(mapping), old_url=db.url, new_url=db.url, out_dir=str(out), reader=reader
+            mapping_path=str(mapping),
+            old_url=db.url,
+            new_url=db.url,
+            out_dir=str(out),
+            reader=reader,
+            algorithm=algorithm,
         )
     )
 
@@ -206,20 +211,9 @@ def test_intervals_are_equal_exactly_when_postgresql_says_so(tmp_path, postgres_
     postgres_db.execute(*statements)
     truth = postgres_db.query("SELECT o.id FROM iv_old o JOIN iv_new n USING (id) WHERE o.iv <> n.iv")
     assert {r[0] for r in truth} == {0, 5, 6}  # what this test rests on: PostgreSQL's =
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(INTERVALS)
-    result = run_diff(
-        DiffOptions(
-            mapping_path=str(mapping),
-            old_url=postgres_db.url,
-            new_url=postgres_db.url,
-            out_dir=str(tmp_path / "run"),
-            reader=reader,
-            algorithm=algorithm,
-        )
-    )
+    result = diff(tmp_path, postgres_db, reader, INTERVALS, algorithm)
     assert result.status == "complete", result.failures
-    found = pl.read_parquet(tmp_path / "run" / "mismatches" / "iv" / "*.parquet")
+    found = pl.read_parquet(tmp_path / f"run-{reader}" / "mismatches" / "iv" / "*.parquet")
     assert set(found["id"].cast(pl.Int64)) == {0, 5, 6}
 
 
@@ -312,21 +306,10 @@ def test_bit_strings_of_other_lengths_differ(tmp_path, postgres_db, reader, algo
         "SELECT o.id FROM vb_old o JOIN vb_new n USING (id) WHERE o.vb IS DISTINCT FROM n.vb"
     )
     assert {r[0] for r in truth} == {0, 1, 4}  # PostgreSQL's own word
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(BITS)
-    result = run_diff(
-        DiffOptions(
-            mapping_path=str(mapping),
-            old_url=postgres_db.url,
-            new_url=postgres_db.url,
-            out_dir=str(tmp_path / "run"),
-            reader=reader,
-            algorithm=algorithm,
-        )
-    )
+    result = diff(tmp_path, postgres_db, reader, BITS, algorithm)
     assert result.status == "complete", result.failures
     assert result.entities["vb"].by_column == {"vb": 3}
-    found = pl.read_parquet(tmp_path / "run" / "mismatches" / "vb" / "*.parquet")
+    found = pl.read_parquet(tmp_path / f"run-{reader}" / "mismatches" / "vb" / "*.parquet")
     assert set(found["id"].cast(pl.Int64)) == {0, 1, 4}
 
 
