@@ -58,8 +58,9 @@ def main(debug: bool) -> None:
     verify report   render a run for reviewers
     verify scenario build   load the DFP -> F1 demo scenario into two stores
     """
-    # verify does no linear algebra, but pyarrow loads numpy, whose OpenBLAS starts a thread per
-    # core that polls while idle: about 1% of a diff's client CPU (perf, 1M rows). Before numpy.
+    # verify does no linear algebra, but pyarrow (the SQLAlchemy reader's, the history's) loads
+    # numpy, whose OpenBLAS starts a thread per core that polls while idle: about 1% of a diff's
+    # client CPU (perf, 1M rows). Before numpy.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if not debug:
         # A reader's Rust panic or pool log becomes one clear error below; they are for --debug.

@@ -111,20 +111,20 @@ def test_a_reader_a_family_does_not_have_is_refused_with_the_ones_it_has(mysql_d
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("kind", ["connectorx"])
+@pytest.mark.parametrize("kind", ["connectorx", "adbc"])
 def test_rows_arrive_as_typed_polars_frames_without_pyarrow(postgres_db, kind):
     import subprocess
     import sys
 
-    # A fresh interpreter: reading through ConnectorX must not import pyarrow (70 MB resident;
-    # the ADBC reader takes it for its GIL-free stream reader).
+    # A fresh interpreter: reading must not import pyarrow and numpy (60 MB resident): both
+    # readers hand their batches to Polars through the Arrow C interface.
     code = (
         "import sys\n"
         "from verify.sources.open import open_reader\n"
         "from verify.sources.urls import SourceURL\n"
         f"r = open_reader(SourceURL.parse({postgres_db.url!r}), {kind!r})\n"
         "df = r.read(\"SELECT 1::bigint AS a, 'x'::text AS b, 1.5::numeric(10,2)::text AS c, now() AS d\")\n"
-        "print(df.dtypes, df.row(0), 'pyarrow' in sys.modules)\n"
+        "print(df.dtypes, df.row(0), 'pyarrow' in sys.modules or 'numpy' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "[Int64, String, String, Datetime(time_unit='us', time_zone='UTC')] (1, 'x', '1.50'" in out

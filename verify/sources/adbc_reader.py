@@ -5,9 +5,9 @@ instead of one per query: a new PostgreSQL session costs the server a process an
 milliseconds of CPU. A session whose read fails is closed and not used again, so the next
 attempt of a read (see the worker's retries) starts from a fresh one.
 
-The result stream is read by pyarrow's reader, which releases the GIL while libpq waits on the
-server and decodes the COPY data (Polars' own import of a stream holds it throughout, which
-stalls every other segment's thread), and handed to Polars without a copy.
+The result stream is read batch by batch through the Arrow C interface (verify.sources.arrow_c),
+with the GIL released while libpq waits on the server and decodes the COPY data, and handed to
+Polars without a copy and without pyarrow.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import threading
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 from verify.errors import SourceError
 from verify.settings import probe_timeout
+from verify.sources.arrow_c import read_stream
 from verify.sources.base import first_row
 from verify.sources.dialects import Dialect
 from verify.sources.urls import SourceURL, mask_in_text
@@ -89,7 +89,7 @@ class ADBCReader:
             try:
                 statement.set_sql_query(sql)
                 stream, _ = statement.execute_query()
-                frame = _frame(stream)
+                frame = read_stream(stream.__arrow_c_stream__())
             finally:
                 statement.close()
         except BaseException as exc:  # the driver raises its own errors, Polars pyo3 panics
@@ -159,11 +159,3 @@ def _clean(exc: BaseException) -> str:
     said = text.partition("ERROR:")[2].strip() if "ERROR:" in text else text
     said = re.sub(r"^[A-Z_]+: ", "", said).removeprefix("[libpq] ")
     return mask_in_text(said or text)
-
-
-def _frame(stream: Any) -> pl.DataFrame:
-    """The result stream as one frame, read with the GIL released (pyarrow's reader), so the
-    other segments' threads work while libpq waits on the server and decodes COPY; Polars'
-    own import of a stream would hold the GIL throughout."""
-    table = pa.RecordBatchReader._import_from_c_capsule(stream.__arrow_c_stream__()).read_all()
-    return pl.DataFrame(table)

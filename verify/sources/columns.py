@@ -232,20 +232,7 @@ def by_distinct(series: pl.Series, fn: Any) -> pl.Series:
         return fn(series)
     at = texts.search_sorted(series).cast(pl.UInt32).clip(0, len(texts) - 1)
     at = pl.select(pl.when(series.is_null()).then(None).otherwise(at)).to_series()
-    return gather(fn(texts), at).alias(series.name)
-
-
-def gather(values: pl.Series, at: pl.Series) -> pl.Series:
-    """values.gather(at), a NULL where `at` is NULL; lists are gathered by Arrow, which does it
-    in a third of the time Polars takes."""
-    import polars as pl
-
-    if not isinstance(values.dtype, pl.List):
-        return values.gather(at)
-    import pyarrow.compute as pc
-
-    taken = pc.take(values.to_arrow(), at.to_arrow())
-    return pl.Series(values.name, taken, dtype=values.dtype)
+    return fn(texts).gather(at).alias(series.name)
 
 
 def set_members(series: pl.Series, col: SourceColumn | None = None) -> pl.Series:
@@ -273,7 +260,7 @@ def set_members(series: pl.Series, col: SourceColumn | None = None) -> pl.Series
         )
         .get_column("at")
     )
-    return gather(distinct.list.eval(members), at).alias(series.name)
+    return distinct.list.eval(members).gather(at).alias(series.name)
 
 
 def _sorted_set_text(series: pl.Series) -> pl.Series:

@@ -1,13 +1,11 @@
 """Reading through ConnectorX: Arrow straight from the wire for MySQL, PostgreSQL and SQLite.
 
 ConnectorX hands over each column chunk as a pair of Arrow C Data Interface pointers; they go
-to Polars through the Arrow PyCapsule protocol, without a copy and without pyarrow, whose
-import alone would cost 70 MB of resident memory and a tenth of a second.
+to Polars without a copy and without pyarrow (verify.sources.arrow_c).
 """
 
 from __future__ import annotations
 
-import ctypes
 from typing import Any
 
 import connectorx as cx
@@ -15,26 +13,10 @@ import polars as pl
 from connectorx import _read_sql  # the call under cx.read_sql, minus its pyarrow wrapping
 
 from verify.errors import SourceError
+from verify.sources.arrow_c import chunk
 from verify.sources.base import first_row
 from verify.sources.dialects import Dialect
 from verify.sources.urls import SourceURL, mask_in_text
-
-_capsule = ctypes.pythonapi.PyCapsule_New
-_capsule.restype = ctypes.py_object
-_capsule.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
-_SCHEMA, _ARRAY = b"arrow_schema", b"arrow_array"  # module constants: capsule names must outlive them
-
-
-class _ArrowChunk:
-    """One column chunk, offered by the Arrow PyCapsule protocol; the consumer moves it out."""
-
-    __slots__ = ("array", "schema")
-
-    def __init__(self, pointers: tuple[int, int]) -> None:
-        self.array, self.schema = pointers
-
-    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]:
-        return _capsule(self.schema, _SCHEMA, None), _capsule(self.array, _ARRAY, None)
 
 
 class ConnectorXReader:
@@ -70,7 +52,7 @@ class ConnectorXReader:
             ) from None
         columns = []
         for i, name in enumerate(names):
-            parts = [pl.Series(name, _ArrowChunk(chunk[i])) for chunk in chunks] or [pl.Series(name, [])]
+            parts = [chunk(name, *pointers[i]) for pointers in chunks] or [pl.Series(name, [])]
             column = parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=False)
             columns.append(column.alias(name))
         return pl.DataFrame(columns)
