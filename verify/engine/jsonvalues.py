@@ -7,10 +7,11 @@ exact value (1.0, 1 and 1e0 are one number; 0.1000000000000000055 is not 0.1), `
 `1`, and a key that is absent is not one that is null.
 
 Most texts that differ are one value spelt another way (another key order, other blanks: a
-MariaDB text against PostgreSQL's jsonb, say), and most hold no bool and no number with a
-fraction: those are parsed by orjson and compared by Python's ==, which for texts, integers,
-null, lists and objects (in any key order) is exactly JSON's equality. The rest, and any pair
-== finds unequal, are compared by their canonical texts.
+MariaDB text against PostgreSQL's jsonb, say), and most hold no number with a fraction: those
+are parsed by orjson and compared by Python's ==, which for texts, integers, null, lists and
+objects (in any key order) is exactly JSON's equality. Only `true == 1` is wrong there, so a
+pair == finds equal that holds a bool is written again by orjson, keys sorted, and compared as
+bytes. The rest, and any pair orjson cannot read, are compared by their canonical texts.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ if TYPE_CHECKING:
 # A number token with a fraction or an exponent: such a document is parsed with exact decimals.
 _FRACTIONAL = re.compile(r"\d[.eE]")
 _COMPACT = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
-# What == on parsed values could get wrong: a bool (True == 1), a fraction (1.0 == 1), and an
-# integer of 19 digits or more, which orjson would turn into a float. Looked for anywhere in the
-# text, inside strings too: that only sends more texts the slower, exact way.
-_NOT_PLAIN = r"\d[.eE]|\d{19}|true|false"
+# What orjson's text could get wrong: a fraction (1.0 is 1, and 0.1000000000000000055 is not
+# 0.1) and an integer of 19 digits or more, which orjson may not hold. Looked for anywhere in
+# the text, inside strings too: that only sends more texts the slower, exact way.
+_NOT_PLAIN = r"\d[.eE]|\d{19}"
+_BOOL = r"true|false"
 
 
 def canonical_json(text: str) -> str:
@@ -57,18 +59,30 @@ def same_json_values(old: pl.Series, new: pl.Series) -> list[bool]:
     """same_json of each pair of two text columns."""
     import polars as pl
 
-    plain = pl.select(~(old.str.contains(_NOT_PLAIN) | new.str.contains(_NOT_PLAIN))).to_series()
-    return [
-        (bool(p) and _same_plain(a, b)) or same_json(a, b)
-        for a, b, p in zip(old.to_list(), new.to_list(), plain.to_list(), strict=True)
-    ]
+    flags = pl.select(
+        (old.str.contains(_NOT_PLAIN) | new.str.contains(_NOT_PLAIN)).alias("exact"),
+        (old.str.contains(_BOOL) | new.str.contains(_BOOL)).alias("bools"),
+    )
+    verdicts = []
+    for a, b, exact, bools in zip(old.to_list(), new.to_list(), *flags.get_columns(), strict=True):
+        verdict = None if exact or a is None or b is None else _plain_verdict(a, b, bools)
+        verdicts.append(same_json(a, b) if verdict is None else verdict)
+    return verdicts
 
 
-def _same_plain(old: str, new: str) -> bool:
+def _plain_verdict(old: str, new: str, bools: bool) -> bool | None:
+    """Whether two JSON texts without fractions hold the same value; None where orjson cannot
+    tell (no JSON, NaN, too deep), for the exact way to decide."""
     try:
-        return bool(orjson.loads(old) == orjson.loads(new))
-    except (orjson.JSONDecodeError, RecursionError):  # NaN, say: the exact way decides
-        return False
+        a, b = orjson.loads(old), orjson.loads(new)
+        if a != b:  # == is laxer than JSON's equality (True == 1), never stricter
+            return False
+        return not bools or orjson.dumps(a, option=_SORTED) == orjson.dumps(b, option=_SORTED)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, RecursionError):
+        return None
+
+
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 def _dump(value: Any) -> str:
