@@ -78,6 +78,27 @@ def test_the_traps():
     assert not same('{"a": null}', "{}")
     assert not same("0.1000000000000000055", "0.1")
     assert not same('"1"', "1")
+
+
+def test_the_traps_of_doubles():
+    """Decimals a double cannot hold apart, and bools beside numbers, in documents that orjson
+    reads: each must still be told by its exact value."""
+    assert not same("[9007199254740993.0]", "[9007199254740992.0]")  # one double, 2**53
+    assert not same("[1e-400]", "[0.0]")  # the first is no double at all
+    assert not same("[1.00000000000000001]", "[1]")
+    assert same('{"a": true, "b": 1.5}', '{"b": 1.50, "a": true}')
+    assert not same('{"a": true, "b": 1.5}', '{"b": 1.5, "a": 1}')
+    assert not same('{"a": [true, 2]}', '{"a": [1, 2]}')
+    assert same('{"a": -0.0, "b": 1e2}', '{"b": 100, "a": 0}')
+
+
+@given(st.integers(10**13, 10**19), st.integers(-40, 40))
+def test_decimals_one_digit_apart_differ_and_spellings_of_one_are_equal(mantissa, exponent):
+    d, e = Decimal(mantissa).scaleb(exponent), Decimal(mantissa + 1).scaleb(exponent)
+    doc = '{{"a": {0}, "b": [true, 0.5]}}'
+    assert not same(doc.format(format(d, "f")), doc.format(format(e, "f")))
+    assert not same(doc.format(format(d, "e")), doc.format(format(e, "E")))
+    assert same(doc.format(format(d, "f")), '{{"b": [true, 0.50], "a": {}}}'.format(format(d, "e")))
     assert same('"\\u00e9"', '"é"')
     assert not same("not json", "not json ")
     assert same(None, None) and not same(None, "null")

@@ -7,11 +7,14 @@ exact value (1.0, 1 and 1e0 are one number; 0.1000000000000000055 is not 0.1), `
 `1`, and a key that is absent is not one that is null.
 
 Most texts that differ are one value spelt another way (another key order, other blanks: a
-MariaDB text against PostgreSQL's jsonb, say), and most hold no number with a fraction: those
-are parsed by orjson and compared by Python's ==, which for texts, integers, null, lists and
-objects (in any key order) is exactly JSON's equality. Only `true == 1` is wrong there, so a
-pair == finds equal that holds a bool is written again by orjson, keys sorted, and compared as
-bytes. The rest, and any pair orjson cannot read, are compared by their canonical texts.
+MariaDB text against PostgreSQL's jsonb, say). Those are parsed by orjson, at C speed, and
+compared by Python's ==, which is laxer than JSON's equality (`true == 1`, and two decimals
+can round to one double) but never stricter: unequal there is unequal. A pair == finds equal is
+written again by orjson, keys sorted, and compared as bytes, which tells a bool from a number.
+Equal bytes are equal values where every number is short: an integer of at most 18 digits, or
+a decimal of at most 15 digits with an exponent under 100, which a double holds apart from
+every other such decimal. Any other pair (a long number, 1 against 1.0, a text orjson cannot
+read) is compared by its canonical text, with exact decimals.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ if TYPE_CHECKING:
 # A number token with a fraction or an exponent: such a document is parsed with exact decimals.
 _FRACTIONAL = re.compile(r"\d[.eE]")
 _COMPACT = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
-# What orjson's text could get wrong: a fraction (1.0 is 1, and 0.1000000000000000055 is not
-# 0.1) and an integer of 19 digits or more, which orjson may not hold. Looked for anywhere in
-# the text, inside strings too: that only sends more texts the slower, exact way.
-_NOT_PLAIN = r"\d[.eE]|\d{19}"
+# What a double could get wrong (see the docstring): an integer of 19 digits or more, a decimal of
+# 16 digits or more, an exponent of 3 digits. Looked for anywhere in the text, inside strings
+# too: that only sends more texts the slower, exact way.
+_LONG = r"\d{19}|\d(?:\.?\d){15}|[eE][-+]?\d{3}"
 _BOOL = r"true|false"
 
 
@@ -60,24 +63,29 @@ def same_json_values(old: pl.Series, new: pl.Series) -> list[bool]:
     import polars as pl
 
     flags = pl.select(
-        (old.str.contains(_NOT_PLAIN) | new.str.contains(_NOT_PLAIN)).alias("exact"),
+        (old.str.contains(_LONG) | new.str.contains(_LONG)).alias("long"),
+        (old.str.contains(_FRACTIONAL.pattern) | new.str.contains(_FRACTIONAL.pattern)).alias("fractions"),
         (old.str.contains(_BOOL) | new.str.contains(_BOOL)).alias("bools"),
     )
     verdicts = []
-    for a, b, exact, bools in zip(old.to_list(), new.to_list(), *flags.get_columns(), strict=True):
-        verdict = None if exact or a is None or b is None else _plain_verdict(a, b, bools)
+    for a, b, long, fractions, bools in zip(old.to_list(), new.to_list(), *flags.get_columns(), strict=True):
+        verdict = None if long or a is None or b is None else _short_verdict(a, b, fractions, bools)
         verdicts.append(same_json(a, b) if verdict is None else verdict)
     return verdicts
 
 
-def _plain_verdict(old: str, new: str, bools: bool) -> bool | None:
-    """Whether two JSON texts without fractions hold the same value; None where orjson cannot
-    tell (no JSON, NaN, too deep), for the exact way to decide."""
+def _short_verdict(old: str, new: str, fractions: bool, bools: bool) -> bool | None:
+    """Whether two JSON texts whose numbers are all short hold the same value; None where
+    orjson cannot tell (1 against 1.0; no JSON, NaN, too deep), for the exact way to decide."""
     try:
         a, b = orjson.loads(old), orjson.loads(new)
-        if a != b:  # == is laxer than JSON's equality (True == 1), never stricter
+        if a != b:
             return False
-        return not bools or orjson.dumps(a, option=_SORTED) == orjson.dumps(b, option=_SORTED)
+        if not (fractions or bools):  # texts, integers, null, lists, objects: == is JSON's equality
+            return True
+        if orjson.dumps(a, option=_SORTED) == orjson.dumps(b, option=_SORTED):
+            return True
+        return None if fractions else False  # integers only: a bool where the other has a number
     except (orjson.JSONDecodeError, orjson.JSONEncodeError, RecursionError):
         return None
 
