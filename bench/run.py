@@ -23,7 +23,10 @@ Up to 2M rows also:
   dask         the local executor with 2 threads vs --executor dask on a LocalCluster of 2
                worker processes with 1 thread each (started before the clock)
 Then bench/checksums.py: the MariaDB server's bytes sent by --algorithm checksum against
---algorithm rows (BENCH_CHECKSUM_ROWS orders, default 1000000).
+--algorithm rows (BENCH_CHECKSUM_ROWS orders, default 1000000). Last, in this process, the JSON
+cells whose texts differ but whose values are equal (a MariaDB text against PostgreSQL's jsonb,
+which orders keys by length): microseconds a pair, for documents of integers, with a bool, with a
+fraction, and with a number too long for a double (the exact way).
 Writes bench/results/latest.json and prints the tables. BENCH_DB names the database dropped
 and rebuilt on both servers (default verify_bench).
 """
@@ -415,7 +418,43 @@ def _verdict(met: bool) -> str:
     return "met" if met else "MISSED"
 
 
-def print_tables(results: list[dict], rss: dict, by_algorithm: list[dict]) -> None:
+def json_spellings(pairs: int = 50_000) -> dict[str, float]:
+    """Microseconds a pair to find that reordered JSON documents hold equal values, by kind."""
+    import random
+
+    import polars as pl
+
+    from verify.engine.jsonvalues import same_json_values
+
+    rng = random.Random(1)
+    extra = {
+        "integers": lambda: rng.randint(1, 20),
+        "a bool": lambda: rng.random() < 0.5,
+        "a fraction": lambda: round(rng.random() * 10, 2),
+        "a long number (exact way)": lambda: rng.randint(10**19, 10**20),
+    }
+    out = {}
+    for kind, value in extra.items():
+        docs = [
+            {
+                "pacing": rng.choice(["ASAP", "EVEN"]),
+                "frequency_cap": {"per_day": rng.randint(1, 20)},
+                "v": value(),
+            }
+            for _ in range(pairs)
+        ]
+        jsonb = [dict(sorted(d.items(), key=lambda kv: (len(kv[0]), kv[0]))) for d in docs]
+        old, new = (pl.Series([json.dumps(d) for d in side]) for side in (docs, jsonb))
+        seconds, same = timed(same_json_values, old, new)
+        if not all(same):
+            raise SystemExit(f"JSON documents with {kind}, only reordered, compared unequal")
+        out[kind] = round(seconds / pairs * 1e6, 2)
+    return out
+
+
+def print_tables(
+    results: list[dict], rss: dict, by_algorithm: list[dict], spellings: dict[str, float]
+) -> None:
     """The final tables: wall, CPU, peak RSS, throttle and Dask, and checksums."""
     from bench import checksums
 
@@ -527,6 +566,11 @@ def print_tables(results: list[dict], rss: dict, by_algorithm: list[dict]) -> No
             f"* not quiet in {checksums.TRIES} tries (another client used MariaDB meanwhile; its "
             f"fewest bytes are shown, an upper bound): {', '.join(noisy)}"
         )
+    _table(
+        "JSON cells of equal values in other key orders (MariaDB text against jsonb), 50,000 pairs",
+        ["documents with", "us a pair"],
+        [[kind, f"{us:.2f}"] for kind, us in spellings.items()],
+    )
 
 
 def _disturbed(run: object) -> bool:
@@ -556,10 +600,15 @@ def main() -> None:
     print(f"== checksums: {checksum_rows:,} orders, {fractions} of rows differing", flush=True)
     fresh_databases()
     by_algorithm = checksums.compare(VERIFY, ROOT, MYSQL, POSTGRES, checksum_rows)
-    (out_root / "latest.json").write_text(
-        json.dumps({"sizes": results, "verify_peak_rss": rss, "checksums": by_algorithm}, indent=2) + "\n"
-    )
-    print_tables(results, rss, by_algorithm)
+    spellings = json_spellings()
+    latest = {
+        "sizes": results,
+        "verify_peak_rss": rss,
+        "checksums": by_algorithm,
+        "json_us_per_pair": spellings,
+    }
+    (out_root / "latest.json").write_text(json.dumps(latest, indent=2) + "\n")
+    print_tables(results, rss, by_algorithm, spellings)
 
 
 if __name__ == "__main__":

@@ -30,12 +30,12 @@ if TYPE_CHECKING:
     import polars as pl
 
 # A number token with a fraction or an exponent: such a document is parsed with exact decimals.
-_FRACTIONAL = re.compile(r"\d[.eE]")
+_FRACTIONAL = re.compile(r"[0-9][.eE]")
 _COMPACT = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
-# What a double could get wrong (see the docstring): an integer of 19 digits or more, a decimal of
-# 16 digits or more, an exponent of 3 digits. Looked for anywhere in the text, inside strings
+# What a double could get wrong (see the docstring): a number of 16 digits or more (16 digits and
+# points in a row), an exponent of 3 digits. Looked for anywhere in the text, inside strings
 # too: that only sends more texts the slower, exact way.
-_LONG = r"\d{19}|\d(?:\.?\d){15}|[eE][-+]?\d{3}"
+_LONG = r"[0-9.]{16}|[eE][-+]?[0-9]{3}"
 _BOOL = r"true|false"
 
 
