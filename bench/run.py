@@ -26,7 +26,9 @@ Then bench/checksums.py: the MariaDB server's bytes sent by --algorithm checksum
 --algorithm rows (BENCH_CHECKSUM_ROWS orders, default 1000000). Last, in this process, the JSON
 cells whose texts differ but whose values are equal (a MariaDB text against PostgreSQL's jsonb,
 which orders keys by length): microseconds a pair, for documents of integers, with a bool, with a
-fraction, and with a number too long for a double (the exact way).
+fraction, and with a number too long for a double (the exact way); and naive times read in a
+zone of their own row's (`timezone: {column: ...}`): milliseconds for 50,000 rows in 1, 10 and
+100 zones.
 Writes bench/results/latest.json and prints the tables. BENCH_DB names the database dropped
 and rebuilt on both servers (default verify_bench).
 """
@@ -452,10 +454,37 @@ def json_spellings(pairs: int = 50_000) -> dict[str, float]:
     return out
 
 
+def zones_per_row(rows: int = 50_000) -> dict[str, float]:
+    """Milliseconds to read `rows` naive times each in its own row's zone, by number of zones."""
+    import datetime as dt
+    import random
+    import zoneinfo
+
+    import polars as pl
+
+    from verify.engine.normalize import SideRecipe, convert
+    from verify.mapping.types import CanonicalType
+
+    names = sorted(zoneinfo.available_timezones())[:200:2]
+    rng = random.Random(1)
+    times = [dt.datetime(2024, 1, 1) + dt.timedelta(minutes=rng.randint(0, 500_000)) for _ in range(rows)]
+    out = {}
+    for zones in (1, 10, 100):
+        raw = pl.DataFrame({"t": times, "tz": [rng.choice(names[:zones]) for _ in range(rows)]})
+        recipe = SideRecipe("old", "bench", (), None, "tz")
+        seconds, _ = timed(convert, raw.get_column("t"), CanonicalType("timestamp"), recipe, raw, "t")
+        out[f"{zones} zone{'s' if zones > 1 else ''}"] = round(seconds * 1000, 1)
+    return out
+
+
 def print_tables(
-    results: list[dict], rss: dict, by_algorithm: list[dict], spellings: dict[str, float]
+    results: list[dict],
+    rss: dict,
+    by_algorithm: list[dict],
+    spellings: dict[str, float],
+    zones: dict[str, float],
 ) -> None:
-    """The final tables: wall, CPU, peak RSS, throttle and Dask, and checksums."""
+    """The final tables: wall, CPU, peak RSS, throttle and Dask, checksums, JSON and zones."""
     from bench import checksums
 
     rounds = results[0]["rounds"] if results else 0
@@ -570,6 +599,11 @@ def print_tables(
         "JSON cells of equal values in other key orders (MariaDB text against jsonb), 50,000 pairs",
         ["documents with", "us a pair"],
         [[kind, f"{us:.2f}"] for kind, us in spellings.items()],
+    )
+    _table(
+        "Naive times read each in its own row's zone, 50,000 rows",
+        ["rows in", "ms"],
+        [[kind, f"{ms:.1f}"] for kind, ms in zones.items()],
     )
 
 

@@ -346,18 +346,27 @@ def _localize(series: pl.Series, recipe: SideRecipe, raw: pl.DataFrame, zone: st
         return series.dt.replace_time_zone(
             zone or recipe.timezone or "UTC", ambiguous="earliest", non_existent="null"
         )
+    # Each zone converts only its own rows: the rows in zone order, one slice per zone.
     zones = raw.get_column(recipe.timezone_column)
-    result = pl.Series(series.name, [None] * len(series), dtype=pl.Datetime("us", "UTC"))
-    for zone in zones.drop_nulls().unique().to_list():
+    order = zones.arg_sort(nulls_last=True).head(len(zones) - zones.null_count())
+    runs = zones.gather(order).rle()
+    times = series.gather(order)
+    unit = series.dtype.time_unit  # type: ignore[attr-defined]
+    parts, start = [], 0
+    for length, name in runs.struct.unnest().iter_rows():
         try:
-            local = series.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+            local = times.slice(start, length).dt.replace_time_zone(
+                name, ambiguous="earliest", non_existent="null"
+            )
         except pl.exceptions.PolarsError:
             raise RunError(
                 f"entity '{recipe.entity}' ({recipe.side} side): time zone column "
-                f"'{recipe.timezone_column}' holds '{zone}', which is not an IANA "
+                f"'{recipe.timezone_column}' holds '{name}', which is not an IANA "
                 "time zone name"
             ) from None
-        result = pl.select(
-            pl.when(zones == zone).then(local.dt.convert_time_zone("UTC")).otherwise(result)
-        ).to_series()
+        parts.append(local.dt.convert_time_zone("UTC"))
+        start += length
+    result = pl.Series(series.name, [None] * len(series), dtype=pl.Datetime(unit, "UTC"))
+    if parts:
+        result = result.scatter(order, pl.concat(parts))
     return result.alias(series.name)
