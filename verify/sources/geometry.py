@@ -81,8 +81,10 @@ class _WKB:
         return " ".join(["{}"] * dims)
 
     def points(self, e: str, dims: int) -> str:
+        """A run of points (a linestring, a ring), read in one go."""
         (n,) = self.take(e + "I")
-        return ",".join(self.point(e, dims) for _ in range(int(n)))
+        self.coords.extend(self.take(f"{e}{int(n) * dims}d"))
+        return ",".join([" ".join(["{}"] * dims)] * int(n))
 
     def body(self, base: int, e: str, dims: int) -> str | None:
         if base == 1:
