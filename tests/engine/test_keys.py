@@ -7,6 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import polars as pl
+
 from verify.engine.check import check_mapping
 from verify.engine.run import DiffOptions, run_diff
 
@@ -79,3 +81,25 @@ def test_columns_star_says_which_columns_it_left_unpaired(tmp_path):
     report = load_report(str(tmp_path / "run"))
     assert "| t | old | amount |" in render_markdown(report)
     assert "Not compared, only on the new side: amount_cents" in render_html(report)
+
+
+def test_a_geometry_key_joins_and_shows_as_its_text(tmp_path):
+    """A shape is compared in a form of its own, but a key is joined, sorted and shown: as WKT."""
+    rows = {
+        "old": [("POINT(1 2)", "a"), ("POINT(3 4)", "b")],
+        "new": [("point ( 1  2 )", "x"), ("POINT(5 6)", "c")],
+    }
+    for name, values in rows.items():
+        with sqlite3.connect(tmp_path / f"{name}.db") as c:
+            c.execute("CREATE TABLE t (shape TEXT, v TEXT)")
+            c.executemany("INSERT INTO t VALUES (?, ?)", values)
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nentities:\n  t:\n    old: {table: t}\n    new: {table: t}\n"
+        "    key:\n      - shape: {type: geometry}\n    columns:\n      v: {}\n"
+    )
+    old, new = f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"
+    t = run_diff(DiffOptions(str(path), old, new, out_dir=str(tmp_path / "run"))).entities["t"]
+    assert (t.value_mismatch_rows, t.missing_in_new, t.extra_in_new) == (1, 1, 1)
+    shown = pl.read_parquet(tmp_path / "run" / "mismatches" / "t" / "*.parquet")
+    assert sorted(shown.get_column("shape").to_list()) == ["POINT(1 2)", "POINT(3 4)", "POINT(5 6)"]

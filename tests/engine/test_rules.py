@@ -202,3 +202,29 @@ def test_a_rule_that_cannot_work_is_a_mapping_error_with_its_line(tmp_path, rule
     assert len(lines) == 1
     assert lines[0][0] == HEAD.count("\n") + 1  # the line where the rule starts
     assert message.replace('"', "'") in lines[0][1].replace('"', "'")
+
+
+def test_a_rule_on_a_geometry_reads_its_canonical_text(tmp_path):
+    """Shapes are compared in a form of their own; a rule still sees the WKT a report shows."""
+    for name, shapes in (
+        ("old", ["POINT(1 2)", "POINT(3 4)", "LINESTRING(0 0,1 1)"]),
+        ("new", ["point (1 2.5)", "POINT(3 5)", "LINESTRING(0 0, 1 2)"]),
+    ):
+        with sqlite3.connect(tmp_path / f"{name}.db") as c:
+            c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, shape TEXT)")
+            c.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(shapes, 1)))
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        HEAD.split("    old:")[0]
+        + "    old: {table: t}\n    new: {table: t}\n    key: [id]\n"
+        + "    columns:\n      shape: {type: geometry}\n"
+        + "    rules:\n      - name: moved_north\n        column: shape\n"
+        + "        when: \"old = 'POINT(1 2)' AND STARTS_WITH(new, 'POINT(1 ')\"\n        severity: accept\n"
+        + "        owner: geo\n        ticket: G-1\n        note: moved on purpose\n"
+    )
+    old, new = f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"
+    t = run_diff(DiffOptions(str(path), old, new, out_dir=str(tmp_path / "run"))).entities["t"]
+    assert t.value_mismatch_rows == 3
+    assert t.by_rule["moved_north"].rows == 1 and t.by_rule["unexplained"].rows == 2
+    shown = pl.read_parquet(tmp_path / "run" / "mismatches" / "t" / "*.parquet")
+    assert sorted(shown.get_column("new").to_list()) == ["LINESTRING(0 0,1 2)", "POINT(1 2.5)", "POINT(3 5)"]

@@ -108,12 +108,17 @@ def _duration_text(expr: pl.Expr) -> pl.Expr:
 def _equal(old: pl.Expr, new: pl.Expr, dtype: pl.DataType, check: ColumnCheck) -> pl.Expr:
     """Null-safe equality; numbers (and a geometry's coordinates) within the declared tolerance
     count as equal."""
+    if check.kind == "geometry":  # in the form shapes are compared in (sources/geometry.py)
+        from verify.sources.geometry import same_shapes, wkt
+
+        same = same_shapes(old, new)
+        if check.tolerance is None:
+            return same
+        return same | _shapes_close(wkt(old), wkt(new), check.tolerance).fill_null(False)
     same = old.eq_missing(new)
     tol = check.tolerance
     if tol is None:
         return same
-    if check.kind == "geometry":
-        return same | _shapes_close(old, new, tol).fill_null(False)
     a, b = old.cast(pl.Float64), new.cast(pl.Float64)
     close = (a - b).abs() <= (tol.abs + tol.rel * a.abs())
     return same | close.fill_null(False)
@@ -398,7 +403,12 @@ def _differences(
     rows = flags.filter(any_diff) if counts.value_mismatch_rows else flags.clear()
     if lone.height:
         rows = pl.concat([rows, lone.select(rows.columns)], how="vertical_relaxed")
-    types = {c: old.schema[c] for c in names}
+    shapes = [c.name for c in columns if c.kind == "geometry"]
+    if shapes:  # the rows shown: shapes as their text from here on
+        from verify.sources.geometry import wkt
+
+        rows = rows.with_columns(wkt(pl.col(n)).alias(n) for c in shapes for n in (c, f"{c}{_NEW}"))
+    types = {c: pl.String() if c in shapes else old.schema[c] for c in names}
     if not duplicates.height:
         duplicates = pl.DataFrame(
             schema={**{k: old.schema[k] for k in keys}, "old": pl.UInt32, "new": pl.UInt32}

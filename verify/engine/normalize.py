@@ -19,8 +19,8 @@ from verify.mapping.types import CanonicalType
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 ZERO_DATE = "0000-00-00"
 _TRUE = ("1", "t", "true", "y", "yes")
-# Source kinds whose decoded values are already canonical (verify/sources/columns.py): geometry as
-# canonical WKT, a SET's members sorted. Converting them again would only repeat the work.
+# Source kinds whose decoded values are already canonical (verify/sources/columns.py): geometry in
+# the form it is compared in, a SET's members sorted. Converting them again would only repeat the work.
 DECODED_CANONICAL = ("geometry", "set")
 _FALSE = ("0", "f", "false", "n", "no")
 
@@ -37,6 +37,7 @@ class ColumnRecipe:
     timezone: str | None = None  # the column's own zone for naive values, over the side's
     pad: bool = False  # a CHAR(n) column: its trailing blanks are padding, not compared
     source: str = ""  # the source kind of a plain column (verify/sources/columns.py), else ""
+    key: bool = False  # a key column: joined, sorted and shown, so a shape is its text
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,17 @@ def canonicalize(raw: pl.DataFrame, recipe: SideRecipe) -> pl.DataFrame:
             series = _spelt_number(series, recipe, col.name)
         if not (col.type.kind == col.source and col.source in DECODED_CANONICAL):
             series = convert(series, col.type, recipe, raw, col.name, col.timezone)
+        if col.key and isinstance(series.dtype, pl.Struct):
+            series = _shape_text(series)
         out.append(normalize_strings(series, ("rtrim", *col.normalize) if col.pad else col.normalize))
     return pl.DataFrame(out)
+
+
+def _shape_text(series: pl.Series) -> pl.Series:
+    """A geometry column, read in the form it is compared in, as its canonical WKT."""
+    from verify.sources.geometry import wkt
+
+    return pl.select(wkt(pl.lit(series)).alias(series.name)).to_series()
 
 
 def _spelt_number(series: pl.Series, recipe: SideRecipe, column: str) -> pl.Series:
@@ -141,6 +151,8 @@ def convert(
 ) -> pl.Series:
     """Cast a series to its canonical type; values that cannot be converted are a RunError."""
     src = series.dtype
+    if isinstance(src, pl.Struct) and ctype.kind != "geometry":  # a shape compared otherwise: its text
+        series = _shape_text(series)
     try:
         if ctype.kind == "timestamp":
             return _to_timestamp(series, ctype, recipe, raw, zone)
@@ -210,9 +222,10 @@ def _to_json(series: pl.Series, ctype: CanonicalType) -> pl.Series:
 
 
 def _to_geometry(series: pl.Series, ctype: CanonicalType) -> pl.Series:
-    from verify.sources.geometry import wkb_series, wkt_series
+    """Shapes in the form they are compared in (verify/sources/geometry.py)."""
+    from verify.sources.geometry import compared, wkb_compared, wkt_series
 
-    return wkb_series(series) if series.dtype == pl.Binary else wkt_series(series.cast(pl.String))
+    return wkb_compared(series) if series.dtype == pl.Binary else compared(wkt_series(series.cast(pl.String)))
 
 
 def _to_set(series: pl.Series, ctype: CanonicalType) -> pl.Series:

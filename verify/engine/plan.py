@@ -30,6 +30,7 @@ from verify.mapping.model import Column, Entity, Mapping
 from verify.mapping.types import CHOICES, CanonicalType
 from verify.sources.base import Reader
 from verify.sources.columns import SourceColumn
+from verify.sources.geometry import compared_dtype
 
 SIDES = ("old", "new")
 
@@ -114,6 +115,7 @@ class _Spec:
     ctype: CanonicalType | None
     column: Column | None
     line: int
+    key: bool = False
 
     def value_map(self, side: str) -> tuple[tuple[Any, Any], ...] | None:
         return self.column.value_map(side) if self.column is not None else None
@@ -159,7 +161,9 @@ def plan_entity(
         )
         for side in SIDES
     }
-    canonical = canonicalize(raw["old"], side_recipes["old"]).schema
+    # Rules see the rows as they are shown: a shape as its text (it is compared in another form).
+    shown = canonicalize(raw["old"], side_recipes["old"]).schema
+    canonical = pl.Schema({c: pl.String() if t == compared_dtype() else t for c, t in shown.items()})
     problems += [
         (line, f"entity '{entity.name}' {text}")
         for line, text in rule_problems(entity.rules, canonical, keys)
@@ -203,7 +207,10 @@ def _specs(
     """The key columns, then the compared ones (listed, or every shared name for "*"), with the
     raw columns each reads found in the catalogs."""
     key_lines = {k.name: k.line for k in entity.key}
-    specs = [_Spec(k.name, {"old": k.old, "new": k.new}, k.type, None, key_lines[k.name]) for k in entity.key]
+    specs = [
+        _Spec(k.name, {"old": k.old, "new": k.new}, k.type, None, key_lines[k.name], key=True)
+        for k in entity.key
+    ]
     if entity.all_shared:
         key_cols = {c.lower() for k in entity.key for c in (k.old, k.new)}
         new_lower = {c.lower(): c for c in catalogs["new"].columns}
@@ -362,6 +369,7 @@ def _side_recipe(
         spec.column.timezone if spec.column else None,
         pad,
         source.kind if source is not None else "",
+        key=spec.key,
     )
 
 

@@ -19,7 +19,8 @@ returns into the column's raw Polars type. Everything after this point is dialec
     timestamptz  Datetime(us, UTC)        an instant (timestamptz, MySQL TIMESTAMP)
     binary       Binary                   BLOB, VARBINARY, BINARY(n), bytea
     json         String                   the JSON text; compared as JSON values
-    geometry     String                   canonical WKT (from WKB, or PostgreSQL's point, path, polygon)
+    geometry     Struct(x, y, wkt)        a 2D point's doubles, or any other shape's canonical WKT (from
+                                          WKB, or PostgreSQL's point, path, polygon): geometry.py
     set          List(String)             MySQL SET: its members, sorted
     array        List(String)             PostgreSQL arrays: the elements as text, in order (one
                                           dimension from index 1; others fail the read)
@@ -84,6 +85,8 @@ class SourceColumn:
         """The column's raw Polars type once read and decoded."""
         import polars as pl
 
+        from verify.sources.geometry import compared_dtype
+
         if self.kind == "decimal":
             return pl.Decimal(38, self.scale if self.scale is not None else 0)
         return {
@@ -98,7 +101,7 @@ class SourceColumn:
             "timestamptz": pl.Datetime("us", "UTC"),
             "binary": pl.Binary(),
             "json": pl.String(),
-            "geometry": pl.String(),
+            "geometry": compared_dtype(),
             "set": pl.List(pl.String),
             "array": pl.List(pl.String),
             "uuid": pl.String(),
@@ -342,15 +345,15 @@ _FINITE = (
 
 
 def _wkb(series: pl.Series, col: SourceColumn) -> pl.Series:
-    from verify.sources.geometry import wkb_series
+    from verify.sources.geometry import wkb_compared
 
-    return wkb_series(series)
+    return wkb_compared(series)
 
 
 def _pg_geometric(series: pl.Series, col: SourceColumn) -> pl.Series:
     from verify.sources.geometry import pg_geometric_series
 
-    return pg_geometric_series(series, col.db_type)
+    return pg_geometric_series(series, col.db_type, compare=True)
 
 
 DECODERS: dict[str, Any] = {

@@ -10,6 +10,13 @@ Points, the common case, are decoded and written by Polars alone. Other shapes a
 Python into a template with a slot per coordinate ("LINESTRING({} {},{} {})"); the coordinates
 of a whole column are then written by Polars in one go, so that every path spells numbers
 through the same code.
+
+Writing a double as its shortest text is most of a point's cost, and only the values that
+differ are ever shown. So a geometry column is compared in another form (compared_dtype), a
+struct: a 2D point without a NaN coordinate as its two doubles, any other shape as its
+canonical WKT, a NULL as all three fields NULL. Two values have equal forms exactly when their
+canonical WKT is equal: shortest round-trip text is one text per double, and -0 equals 0 as
+its text does. `wkt` turns a form back into the text, for the rows a report shows.
 """
 
 from __future__ import annotations
@@ -36,6 +43,57 @@ _TYPES = {
 _POINT_WKB = b"\x01\x01\x00\x00\x00"  # little-endian, 2D point: 5 bytes of header, then x and y
 _POINT_WKB_BIG = b"\x00\x00\x00\x00\x01"  # the same, big-endian (PostgreSQL's point, as read)
 Shape = tuple[str, list[float]]  # a template with one "{}" per coordinate, and the coordinates
+
+
+def compared_dtype() -> pl.DataType:
+    """The struct a geometry column is compared in (see the module's docstring)."""
+    import polars as pl
+
+    return pl.Struct({"x": pl.Float64, "y": pl.Float64, "wkt": pl.String})
+
+
+def wkt(form: pl.Expr) -> pl.Expr:
+    """A compared form as canonical WKT."""
+    import polars as pl
+
+    x, y, text = (form.struct.field(f) for f in ("x", "y", "wkt"))
+    point = pl.concat_str([pl.lit("POINT("), numbers(x), pl.lit(" "), numbers(y), pl.lit(")")])
+    return pl.when(text.is_not_null()).then(text).otherwise(point)
+
+
+def same_shapes(old: pl.Expr, new: pl.Expr) -> pl.Expr:
+    """Whether two compared forms are one shape: each field equal, NULL to NULL."""
+    import polars as pl
+
+    return pl.all_horizontal(old.struct.field(f).eq_missing(new.struct.field(f)) for f in ("x", "y", "wkt"))
+
+
+def compared(texts: pl.Series) -> pl.Series:
+    """Canonical WKT in its compared form: a point's text read back as its two doubles (exact:
+    the text is the shortest that reads back as each double)."""
+    import polars as pl
+
+    parts = texts.str.extract_groups(r"^POINT\(([^ ()]+) ([^ ()]+)\)$")
+    x, y = (parts.struct.field(f).cast(pl.Float64, strict=True) for f in ("1", "2"))
+    frame = pl.DataFrame({"x": x, "y": y, "wkt": texts})
+    point = pl.col("x").is_not_null() & ~pl.col("x").is_nan() & ~pl.col("y").is_nan()
+    return frame.select(
+        pl.struct(
+            pl.when(point).then(pl.col("x")).alias("x"),
+            pl.when(point).then(pl.col("y")).alias("y"),
+            pl.when(~point).then(pl.col("wkt")).alias("wkt"),
+        ).alias(texts.name)
+    ).to_series()
+
+
+def _compared_points(xy: pl.DataFrame, name: str) -> pl.Series:
+    """Columns x and y of points (NULL for a NULL value) in their compared form."""
+    import polars as pl
+
+    x, y = pl.col("x"), pl.col("y")
+    if xy.select((x.is_nan() | y.is_nan()).any()).item():  # an empty point, say: as text
+        return compared(xy.select(pl.when(x.is_not_null()).then(_points()).alias(name)).to_series())
+    return xy.select(pl.struct(x, y, pl.lit(None, pl.String).alias("wkt")).alias(name)).to_series()
 
 
 def numbers(expr: pl.Expr) -> pl.Expr:
@@ -179,6 +237,15 @@ def _points() -> pl.Expr:
 
 def wkb_series(series: pl.Series) -> pl.Series:
     """WKB as canonical WKT: 2D points in Polars, any other shape through Python."""
+    return _wkb(series, compare=False)
+
+
+def wkb_compared(series: pl.Series) -> pl.Series:
+    """WKB in its compared form: a column of 2D points without writing a number."""
+    return _wkb(series, compare=True)
+
+
+def _wkb(series: pl.Series, compare: bool) -> pl.Series:
     import polars as pl
 
     g = pl.col("g")
@@ -192,7 +259,7 @@ def wkb_series(series: pl.Series) -> pl.Series:
 
     def coordinate(at: int) -> pl.Expr:  # a column's points are in one byte order, as a rule
         field = g.bin.slice(at, 8)
-        value = pl.lit(None, pl.Float64)
+        value = pl.repeat(None, pl.len(), dtype=pl.Float64)  # a row each, if no row is a point
         for mask, order in orders:
             read = field.bin.reinterpret(dtype=pl.Float64, endianness=order)  # type: ignore[arg-type]
             value = read if len(orders) == 1 else pl.when(pl.lit(mask)).then(read).otherwise(value)
@@ -201,22 +268,29 @@ def wkb_series(series: pl.Series) -> pl.Series:
     xy = frame.select(coordinate(5).alias("x"), coordinate(13).alias("y"))
     other = frame.select(g.is_not_null() & ~pl.lit(little | big)).to_series()
     if not other.any():  # points only (and NULLs): a NULL value gives NULL coordinates
+        if compare:
+            return _compared_points(xy, series.name)
         return xy.select(_points()).to_series().alias(series.name)
     fast = xy.select(pl.when(is_point).then(_points()))
     out = fast.to_series().to_list()
     for i, text in zip(other.arg_true().to_list(), _filled(series.filter(other), wkb_shape), strict=True):
         out[i] = text
-    return pl.Series(series.name, out, dtype=pl.String)
+    texts = pl.Series(series.name, out, dtype=pl.String)
+    return compared(texts) if compare else texts
 
 
-def pg_geometric_series(series: pl.Series, typname: str) -> pl.Series:
-    """PostgreSQL's point, path or polygon text as canonical WKT (points in Polars)."""
+def pg_geometric_series(series: pl.Series, typname: str, compare: bool = False) -> pl.Series:
+    """PostgreSQL's point, path or polygon text as canonical WKT (points in Polars), or in its
+    compared form."""
     import polars as pl
 
     if typname != "point":
-        return _filled(series, lambda text: pg_shape(text, typname))
+        texts = _filled(series, lambda text: pg_shape(text, typname))
+        return compared(texts) if compare else texts
     parts = series.str.extract_groups(r"^\s*\(\s*([^,\s]+)\s*,\s*([^)\s]+)\s*\)\s*$")
     xy = parts.struct.rename_fields(["x", "y"]).struct.unnest().cast(pl.Float64, strict=True)
+    if compare:
+        return _compared_points(xy, series.name)
     return xy.select(_points().alias(series.name)).to_series()
 
 
