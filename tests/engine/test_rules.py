@@ -228,3 +228,25 @@ def test_a_rule_on_a_geometry_reads_its_canonical_text(tmp_path):
     assert t.by_rule["moved_north"].rows == 1 and t.by_rule["unexplained"].rows == 2
     shown = pl.read_parquet(tmp_path / "run" / "mismatches" / "t" / "*.parquet")
     assert sorted(shown.get_column("new").to_list()) == ["LINESTRING(0 0,1 2)", "POINT(1 2.5)", "POINT(3 5)"]
+
+
+def test_a_rule_on_a_set_reads_its_members_as_a_list(tmp_path):
+    """Sets are compared in a form of their own; a rule still sees the sorted members."""
+    for name, tags in (("old", ["b,a", "a", "c"]), ("new", ["a,b", "a,c", "d"])):
+        with sqlite3.connect(tmp_path / f"{name}.db") as c:
+            c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, tags TEXT)")
+            c.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(tags, 1)))
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        HEAD.split("    old:")[0]
+        + "    old: {table: t}\n    new: {table: t}\n    key: [id]\n    columns:\n      tags: {type: set}\n"
+        + "    rules:\n      - name: one_tag_added\n        column: tags\n"
+        + '        when: "ARRAY_LENGTH(new) = ARRAY_LENGTH(old) + 1"\n        severity: accept\n'
+        + "        owner: ads\n        ticket: A-1\n        note: a tag the new store adds\n"
+    )
+    old, new = f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"
+    t = run_diff(DiffOptions(str(path), old, new, out_dir=str(tmp_path / "run"))).entities["t"]
+    assert t.value_mismatch_rows == 2  # 'b,a' is the set 'a,b'
+    assert t.by_rule["one_tag_added"].rows == 1 and t.by_rule["unexplained"].rows == 1
+    shown = pl.read_parquet(tmp_path / "run" / "mismatches" / "t" / "*.parquet").sort("id")
+    assert shown.get_column("new").to_list() == ['["a","c"]', '["d"]']
