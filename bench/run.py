@@ -634,15 +634,16 @@ def main() -> None:
     print(f"== checksums: {checksum_rows:,} orders, {fractions} of rows differing", flush=True)
     fresh_databases()
     by_algorithm = checksums.compare(VERIFY, ROOT, MYSQL, POSTGRES, checksum_rows)
-    spellings = json_spellings()
+    spellings, zones = json_spellings(), zones_per_row()
     latest = {
         "sizes": results,
         "verify_peak_rss": rss,
         "checksums": by_algorithm,
         "json_us_per_pair": spellings,
+        "zones_per_row_ms": zones,
     }
     (out_root / "latest.json").write_text(json.dumps(latest, indent=2) + "\n")
-    print_tables(results, rss, by_algorithm, spellings)
+    print_tables(results, rss, by_algorithm, spellings, zones)
 
 
 if __name__ == "__main__":
