@@ -204,49 +204,50 @@ def test_a_rule_that_cannot_work_is_a_mapping_error_with_its_line(tmp_path, rule
     assert message.replace('"', "'") in lines[0][1].replace('"', "'")
 
 
-def test_a_rule_on_a_geometry_reads_its_canonical_text(tmp_path):
-    """Shapes are compared in a form of their own; a rule still sees the WKT a report shows."""
-    for name, shapes in (
-        ("old", ["POINT(1 2)", "POINT(3 4)", "LINESTRING(0 0,1 1)"]),
-        ("new", ["point (1 2.5)", "POINT(3 5)", "LINESTRING(0 0, 1 2)"]),
-    ):
+def _one_column_run(tmp_path: Path, column: str, declared: str, values: dict, rule: str) -> tuple:
+    """A diff of table t (id, `column` TEXT holding `values[side]`) under one rule: the entity's
+    summary and the mismatch rows the run wrote."""
+    for name, texts in values.items():
         with sqlite3.connect(tmp_path / f"{name}.db") as c:
-            c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, shape TEXT)")
-            c.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(shapes, 1)))
+            c.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, {column} TEXT)")
+            c.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(texts, 1)))
     path = tmp_path / "m.yaml"
     path.write_text(
         HEAD.split("    old:")[0]
         + "    old: {table: t}\n    new: {table: t}\n    key: [id]\n"
-        + "    columns:\n      shape: {type: geometry}\n"
-        + "    rules:\n      - name: moved_north\n        column: shape\n"
-        + "        when: \"old = 'POINT(1 2)' AND STARTS_WITH(new, 'POINT(1 ')\"\n        severity: accept\n"
-        + "        owner: geo\n        ticket: G-1\n        note: moved on purpose\n"
+        + f"    columns:\n      {column}: {{type: {declared}}}\n    rules:\n{rule}"
     )
     old, new = f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"
     t = run_diff(DiffOptions(str(path), old, new, out_dir=str(tmp_path / "run"))).entities["t"]
+    return t, pl.read_parquet(tmp_path / "run" / "mismatches" / "t" / "*.parquet")
+
+
+def test_a_rule_on_a_geometry_reads_its_canonical_text(tmp_path):
+    """Shapes are compared in a form of their own; a rule still sees the WKT a report shows."""
+    shapes = {
+        "old": ["POINT(1 2)", "POINT(3 4)", "LINESTRING(0 0,1 1)"],
+        "new": ["point (1 2.5)", "POINT(3 5)", "LINESTRING(0 0, 1 2)"],
+    }
+    rule = (
+        "      - name: moved_north\n        column: shape\n"
+        "        when: \"old = 'POINT(1 2)' AND STARTS_WITH(new, 'POINT(1 ')\"\n        severity: accept\n"
+        "        owner: geo\n        ticket: G-1\n        note: moved on purpose\n"
+    )
+    t, shown = _one_column_run(tmp_path, "shape", "geometry", shapes, rule)
     assert t.value_mismatch_rows == 3
     assert t.by_rule["moved_north"].rows == 1 and t.by_rule["unexplained"].rows == 2
-    shown = pl.read_parquet(tmp_path / "run" / "mismatches" / "t" / "*.parquet")
     assert sorted(shown.get_column("new").to_list()) == ["LINESTRING(0 0,1 2)", "POINT(1 2.5)", "POINT(3 5)"]
 
 
 def test_a_rule_on_a_set_reads_its_members_as_a_list(tmp_path):
     """Sets are compared in a form of their own; a rule still sees the sorted members."""
-    for name, tags in (("old", ["b,a", "a", "c"]), ("new", ["a,b", "a,c", "d"])):
-        with sqlite3.connect(tmp_path / f"{name}.db") as c:
-            c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, tags TEXT)")
-            c.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(tags, 1)))
-    path = tmp_path / "m.yaml"
-    path.write_text(
-        HEAD.split("    old:")[0]
-        + "    old: {table: t}\n    new: {table: t}\n    key: [id]\n    columns:\n      tags: {type: set}\n"
-        + "    rules:\n      - name: one_tag_added\n        column: tags\n"
-        + '        when: "ARRAY_LENGTH(new) = ARRAY_LENGTH(old) + 1"\n        severity: accept\n'
-        + "        owner: ads\n        ticket: A-1\n        note: a tag the new store adds\n"
+    tags = {"old": ["b,a", "a", "c"], "new": ["a,b", "a,c", "d"]}
+    rule = (
+        "      - name: one_tag_added\n        column: tags\n"
+        '        when: "ARRAY_LENGTH(new) = ARRAY_LENGTH(old) + 1"\n        severity: accept\n'
+        "        owner: ads\n        ticket: A-1\n        note: a tag the new store adds\n"
     )
-    old, new = f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"
-    t = run_diff(DiffOptions(str(path), old, new, out_dir=str(tmp_path / "run"))).entities["t"]
+    t, shown = _one_column_run(tmp_path, "tags", "set", tags, rule)
     assert t.value_mismatch_rows == 2  # 'b,a' is the set 'a,b'
     assert t.by_rule["one_tag_added"].rows == 1 and t.by_rule["unexplained"].rows == 1
-    shown = pl.read_parquet(tmp_path / "run" / "mismatches" / "t" / "*.parquet").sort("id")
-    assert shown.get_column("new").to_list() == ['["a","c"]', '["d"]']
+    assert shown.sort("id").get_column("new").to_list() == ['["a","c"]', '["d"]']
