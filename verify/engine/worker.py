@@ -165,15 +165,18 @@ def _diff_rows(task: SegmentTask, segment: Segment) -> tuple[pl.DataFrame, Segme
     # Both sides are read at once: each waits on its own server.
     old_f = _read_pool.submit(read_side, task, "old", segment)
     new_raw = read_side(task, "new", segment)
-    old_raw = old_f.result()
     plan = task.plan
-    old = canonicalize(old_raw, plan.recipes["old"])
+    read = new_raw.height
+    # Each side's raw frame is let go as soon as its canonical one is made: one fewer frame held.
     new = canonicalize(new_raw, plan.recipes["new"])
+    del new_raw
+    old_raw = old_f.result()
+    read += old_raw.height
+    old = canonicalize(old_raw, plan.recipes["old"])
+    del old_raw
     if segment.keys is not None:  # --only-previous-mismatches: exactly the keys asked for
         old, new = only_keys(old, segment.keys, plan.keys), only_keys(new, segment.keys, plan.keys)
     old, new = restrict(old, plan.subset, plan.keys), restrict(new, plan.subset, plan.keys)
-    read = old_raw.height + new_raw.height
-    del old_raw, new_raw
     skipped = 0
     if task.run.settle is not None and task.run.settle[0] in old.columns:
         old, new, skipped = _settle(old, new, list(plan.keys), *task.run.settle)
