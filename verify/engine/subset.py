@@ -65,7 +65,7 @@ class Subset:
         }
 
     def summary(self) -> dict[str, Any]:
-        """What summary.json records: the gate judges a sample on its confidence bound."""
+        """What the run's summary records: the gate judges a sample on its confidence bound."""
         return {
             "sample": None if self.fraction is None else {"fraction": self.fraction, "seed": self.seed},
             "cohort": None if self.cohort is None else {"stage": self.stage, "expression": self.cohort},

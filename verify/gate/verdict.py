@@ -154,7 +154,7 @@ class EntityCounts:
 
 @dataclass
 class RunFacts:
-    """The parts of run.json and summary.json the gate relies on, checked as they are read."""
+    """The parts of the run record and the summary (rundir) the gate relies on, checked as read."""
 
     status: str | None = None
     ended_at: dt.datetime | None = None
@@ -165,7 +165,7 @@ class RunFacts:
     stage: float | None = None
     cohort: str | None = None
     entities: dict[str, EntityCounts] = field(default_factory=dict)
-    summary_read: bool = False  # entities is what summary.json holds (not: it could not be read)
+    summary_read: bool = False  # entities is what the summary holds (not: it could not be read)
     problems: list[str] = field(default_factory=list)
 
 
@@ -364,7 +364,7 @@ def _mapping_problems(facts: RunFacts, mapping_path: str | None) -> list[str]:
     """The mapping file must still be the one the run used (sha256 of its bytes, as load_mapping)."""
     path = mapping_path or facts.mapping_path
     if not path:
-        return ["run.json does not name its mapping file; pass --mapping FILE"]
+        return [f"{rundir.RUN} does not name its mapping file; pass --mapping FILE"]
     try:
         with open(path, "rb") as fh:
             digest = hashlib.sha256(fh.read()).hexdigest()
@@ -410,7 +410,7 @@ def _cohort_problems(facts: RunFacts, policy: RolloutPolicy, stage: Stage) -> li
 
 
 def read_run(run_dir: str) -> RunFacts:
-    """run.json and summary.json, each fact checked; every problem found is kept, not raised."""
+    """The run record and the summary, each fact checked; every problem found is kept, not raised."""
     facts = RunFacts()
     if not os.path.isdir(run_dir):
         facts.problems.append(f"no run directory at {run_dir}; did verify diff run?")
@@ -448,17 +448,17 @@ def _run_facts(info: RunInfo, facts: RunFacts) -> None:
     if info.mapping_sha256 is not None:
         facts.mapping_sha256, facts.mapping_path = info.mapping_sha256, info.mapping_path
     else:
-        facts.problems.append("run.json has no mapping sha256; the mapping it used cannot be checked")
+        facts.problems.append(f"{rundir.RUN} has no mapping sha256; the mapping it used cannot be checked")
     facts.ended_at = info.ended
     if facts.ended_at is None and status == "complete":
-        facts.problems.append(f"run.json has no valid ended_at ({info.ended_at!r}); its age is unknown")
+        facts.problems.append(f"{rundir.RUN} has no valid ended_at ({info.ended_at!r}); its age is unknown")
     sample = info.options.get("sample")
     if sample is not None:
         if isinstance(sample, (int, float)) and not isinstance(sample, bool) and 0 < sample <= 1:
             facts.sample = float(sample)
             facts.seed = info.options.get("seed")
         else:
-            facts.problems.append(f"run.json has an invalid sample fraction {sample!r}")
+            facts.problems.append(f"{rundir.RUN} has an invalid sample fraction {sample!r}")
     facts.stage = info.options.get("stage")
     cohort = info.options.get("cohort")
     facts.cohort = cohort if isinstance(cohort, str) else None
@@ -467,7 +467,7 @@ def _run_facts(info: RunInfo, facts: RunFacts) -> None:
         done, total = segments.get("done"), segments.get("total")
         if done != total or segments.get("failed"):
             facts.problems.append(
-                f"run.json says complete but {done} of {total} segments are done; "
+                f"{rundir.RUN} says complete but {done} of {total} segments are done; "
                 "the run directory is corrupt"
             )
 
@@ -475,26 +475,26 @@ def _run_facts(info: RunInfo, facts: RunFacts) -> None:
 def _summary_facts(summary: dict[str, Any], facts: RunFacts, info: RunInfo | None) -> None:
     entities = summary.get("entities")
     if not isinstance(entities, dict):
-        facts.problems.append("summary.json has no 'entities'; it is corrupt")
+        facts.problems.append(f"{rundir.SUMMARY} has no 'entities'; it is corrupt")
         return
     facts.summary_read = True
     if info is not None:
         if info.entities is not None and sorted(info.entities) != sorted(entities):
             facts.problems.append(
-                f"summary.json holds {sorted(entities)} but run.json ran {sorted(info.entities)}; the run "
-                "directory is corrupt"
+                f"{rundir.SUMMARY} holds {sorted(entities)} but {rundir.RUN} ran "
+                f"{sorted(info.entities)}; the run directory is corrupt"
             )
         sample: dict[str, Any] = summary["sample"] if isinstance(summary.get("sample"), dict) else {}
         if "sample" in summary and sample.get("fraction") != facts.sample:
             facts.problems.append(
-                "summary.json and run.json disagree on the sample; the run directory is corrupt"
+                f"{rundir.SUMMARY} and {rundir.RUN} disagree on the sample; the run directory is corrupt"
             )
     for name, e in entities.items():
         try:
             read = EntitySummary.from_dict(e)
         except ValueError as exc:
             facts.problems.append(
-                f"summary.json entity '{name}' is corrupt (counts missing or inconsistent: {exc})"
+                f"{rundir.SUMMARY} entity '{name}' is corrupt (counts missing or inconsistent: {exc})"
             )
             continue
         facts.entities[str(name)] = EntityCounts(

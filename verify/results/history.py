@@ -21,7 +21,7 @@ MISMATCH_COLUMNS = ("kind", "column", "old", "new", "rule", "severity")
 
 @dataclass(frozen=True)
 class StoredRun:
-    """A run directory as read from disk: where it is, its run.json and summary.json."""
+    """A run directory as read from disk: where it is, its run record and its summary (rundir)."""
 
     path: str  # as the user gave it (may be the `latest` link)
     real_path: str
@@ -120,7 +120,7 @@ def _advice(path: str, what: str, exc: rundir.RunFileError) -> RunDirError:
 
 
 def read_run(path: str) -> StoredRun:
-    """Read a run directory's run.json and summary.json; one clear RunDirError if it is not one."""
+    """Read a run directory's run record and summary (rundir); one clear RunDirError if it is not one."""
     if not os.path.exists(path):
         raise RunDirError(
             f"run directory {path} does not exist; give a directory written by verify diff, "

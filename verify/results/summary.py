@@ -28,7 +28,7 @@ class RuleCount:
 
     @classmethod
     def from_dict(cls, d: Any, compared: int) -> RuleCount:
-        """A rule's counts as summary.json holds them; ValueError says what is wrong."""
+        """A rule's counts as the run's summary holds them; ValueError says what is wrong."""
         if not isinstance(d, dict):
             raise ValueError("a rule is not an object")
         rows, cells = _count(d, "rows"), _count(d, "cells", 0)
@@ -78,7 +78,7 @@ _COUNTS = (
 
 @dataclass(frozen=True)
 class EntitySummary:
-    """The counts of one entity over a whole run (the contract of summary.json)."""
+    """The counts of one entity over a whole run (the contract of the run's summary, rundir.SUMMARY)."""
 
     rows_old: int
     rows_new: int
@@ -113,7 +113,7 @@ class EntitySummary:
 
     @classmethod
     def from_dict(cls, d: Any) -> EntitySummary:
-        """An entity's summary as summary.json holds it; ValueError says what is wrong (counts
+        """An entity's summary as the run's summary holds it; ValueError says what is wrong (counts
         missing, not counts, or that cannot all be true at once)."""
         if not isinstance(d, dict):
             raise ValueError("not an object")
@@ -197,7 +197,7 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], run_dir: str) -> RunResult:
-        """summary.json, every entity read strictly (ValueError names the one that is not right)."""
+        """The run's summary, every entity read strictly (ValueError names the one that is not right)."""
         entities = d.get("entities")
         if not isinstance(entities, dict):
             raise ValueError("it has no 'entities' object")
